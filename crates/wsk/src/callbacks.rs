@@ -1,0 +1,90 @@
+//! Event callbacks: what a client implements to be called by the provider.
+//!
+//! These are the Rust form of the client dispatch tables
+//! (`WSK_CLIENT_CONNECTION_DISPATCH`, `WSK_CLIENT_LISTEN_DISPATCH`). Callbacks run on a
+//! provider thread, never concurrently for one socket, and never while the provider
+//! holds a lock: a callback may start any WSK operation (send from a receive callback,
+//! close from a disconnect callback). It must not *wait* for one to complete.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::indication::DataIndication;
+use crate::socket::ConnectionSocket;
+
+/// Flags the provider passes to an event callback (`WSK_FLAG_*` event flags).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct EventFlags(pub u32);
+
+impl EventFlags {
+    /// `WSK_FLAG_RELEASE_ASAP`: the provider is short of receive buffers; copy instead of retaining.
+    pub fn release_asap(self) -> bool {
+        self.0 & wsk_core::consts::event_flags::WSK_FLAG_RELEASE_ASAP != 0
+    }
+}
+
+/// What a `WskReceiveEvent` callback did with the data it was shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiveOutcome {
+    /// `STATUS_SUCCESS`, everything consumed.
+    Accepted,
+    /// `STATUS_SUCCESS` with `*BytesAccepted = n` (< indicated): no more indications
+    /// until a receive operation (even zero-length) completes; the rest comes first then.
+    Partial(usize),
+    /// `STATUS_DATA_NOT_ACCEPTED`: nothing taken; as for `Partial(0)`.
+    NotAccepted,
+    /// `STATUS_PENDING`: the handler called [`DataIndication::retain`] and keeps the
+    /// chain until it drops (releases) it. New data keeps being indicated meanwhile.
+    /// Returned without calling `retain`, the data counts as accepted.
+    Retained,
+}
+
+/// Event callbacks of a connection-oriented socket (`WSK_CLIENT_CONNECTION_DISPATCH`).
+///
+/// Every method has a default that does nothing, so a handler implements only what it
+/// enables. A callback runs only while its event is enabled on the socket.
+pub trait ConnectionEvents: Send + Sync + 'static {
+    /// `WskReceiveEvent`. `None` means the connection is dead (reset or failed): close the socket.
+    fn on_receive(&self, indication: Option<&mut DataIndication>, flags: EventFlags) -> ReceiveOutcome {
+        let _ = (indication, flags);
+        ReceiveOutcome::Accepted
+    }
+
+    /// `WskDisconnectEvent`: the peer closed its side (`abortive == false`, FIN) or reset
+    /// the connection (`abortive == true`, `WSK_FLAG_ABORTIVE`).
+    fn on_disconnect(&self, abortive: bool) {
+        let _ = abortive;
+    }
+
+    /// `WskSendBacklogEvent`: the ideal amount of send data to keep outstanding changed.
+    fn on_send_backlog(&self, ideal_backlog: usize) {
+        let _ = ideal_backlog;
+    }
+}
+
+/// A connection delivered by `WskAcceptEvent` or `WskAccept`.
+#[derive(Debug)]
+pub struct Accepted {
+    /// The new connection-oriented socket.
+    pub socket: ConnectionSocket,
+    /// The local address the connection arrived on.
+    pub local: SocketAddr,
+    /// The peer's address.
+    pub remote: SocketAddr,
+}
+
+/// The answer of a `WskAcceptEvent` callback.
+pub enum AcceptOutcome {
+    /// `STATUS_SUCCESS`: the client takes the socket, with these callbacks for it
+    /// (`AcceptSocketDispatch`; `None` when it will use no callbacks).
+    Accept(Option<Arc<dyn ConnectionEvents>>),
+    /// `STATUS_REQUEST_NOT_ACCEPTED`: the provider closes the new socket.
+    Reject,
+}
+
+/// Event callbacks of a listening socket (`WSK_CLIENT_LISTEN_DISPATCH`).
+pub trait ListenEvents: Send + Sync + 'static {
+    /// `WskAcceptEvent`. `None` (a NULL `AcceptSocket`) means the listening socket stopped
+    /// working; it is delivered exactly once, and the client should close the listener.
+    fn on_accept(&self, accepted: Option<Accepted>) -> AcceptOutcome;
+}

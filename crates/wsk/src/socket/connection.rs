@@ -1,0 +1,1231 @@
+//! Connection-oriented sockets (`WSK_PROVIDER_CONNECTION_DISPATCH`) over host TCP.
+//!
+//! Data moves only when someone wants it. Pending `WskReceive` operations take
+//! precedence and are filled straight from the host socket (no intermediate copy);
+//! with none pending and `WskReceiveEvent` enabled, the reactor reads into pooled
+//! buffers and indicates them; with neither, data stays in the host's receive queue
+//! and TCP flow control holds the peer. Sends complete once the host took all their
+//! bytes; queued sends are written in order, batched into one `writev` where possible.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wsk_core::backend::{Readiness, TcpStream};
+use wsk_core::consts::events::{WSK_EVENT_DISCONNECT, WSK_EVENT_RECEIVE, WSK_EVENT_SEND_BACKLOG};
+use wsk_core::consts::{disconnect, event_flags, receive, send};
+use wsk_core::event::{Category, EventState};
+use wsk_core::status::NtStatus;
+
+use super::{Common, Handle, Kind, SocketShared, SocketState};
+use crate::buffer::{copy_into, ReceiveBuffer, SendBuffer};
+use crate::callbacks::{ConnectionEvents, EventFlags, ReceiveOutcome};
+use crate::indication::{DataIndication, IndicationBuffer};
+use crate::op::{Done, Op, OpId, Result};
+use crate::registration::RegInner;
+
+/// Most buffers one indication chain carries.
+const MAX_CHAIN: usize = 4;
+/// Most regions gathered into one `writev`.
+const MAX_IOV: usize = 64;
+
+type ReceiveDone = Box<dyn FnOnce(Result<usize>, Box<dyn ReceiveBuffer>) + Send>;
+
+struct PendingSend {
+    id: OpId,
+    buf: Box<dyn SendBuffer>,
+    written: usize,
+    nodelay: bool,
+    /// `None` for the final buffer of a graceful disconnect (the disconnect reports for it).
+    done: Option<Done<usize>>,
+}
+
+struct PendingReceive {
+    id: OpId,
+    buf: Box<dyn ReceiveBuffer>,
+    filled: usize,
+    flags: u32,
+    done: ReceiveDone,
+}
+
+struct PendingDisconnect {
+    id: OpId,
+    done: Done<()>,
+    /// Milliseconds until the next look at whether the FIN was acknowledged.
+    backoff_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Created,
+    Bound,
+    Connecting,
+    Connected,
+    /// A connect failed: the socket can only be closed.
+    Failed,
+}
+
+/// How [`ConnectionSocket::disconnect`] ends the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisconnectKind {
+    /// Send a FIN after all pending sends (flags 0).
+    Graceful,
+    /// Reset the connection, cancelling pending sends (`WSK_FLAG_ABORTIVE`).
+    Abortive,
+}
+
+/// Receive-memory figures of one connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionStats {
+    /// Bytes of provider receive buffers held now (unconsumed and retained).
+    pub held: usize,
+    /// The most ever held at once.
+    pub high_water: usize,
+    /// The receive backlog limit past which the provider stops reading.
+    pub limit: usize,
+}
+
+pub(crate) struct ConnState {
+    family_of: SocketAddr,
+    io: Option<Box<dyn TcpStream>>,
+    phase: Phase,
+    local: Option<SocketAddr>,
+    remote: Option<SocketAddr>,
+    handler: Option<Arc<dyn ConnectionEvents>>,
+    connect: Option<(OpId, Done<()>)>,
+    sends: VecDeque<PendingSend>,
+    receives: VecDeque<PendingReceive>,
+    /// Data read from the host but not consumed (after a partial or refused indication).
+    leftover: VecDeque<IndicationBuffer>,
+    disconnect: Option<PendingDisconnect>,
+    readable: bool,
+    writable: bool,
+    error_hint: bool,
+    /// The peer's FIN was read.
+    read_eof: bool,
+    /// The host reported the peer's FIN (it may still have data queued before it).
+    peer_closed_hint: bool,
+    /// The connection is dead (reset, aborted): no more I/O.
+    failure: Option<NtStatus>,
+    /// A graceful disconnect was started: no more sends.
+    send_closed: bool,
+    fin_sent: bool,
+    fin_acked: bool,
+    /// After a partial or refused indication: no indications until a receive completes.
+    suspended: bool,
+    disconnect_indicated: bool,
+    failure_indicated: bool,
+    backlog_due: bool,
+    last_backlog: usize,
+    nodelay: bool,
+}
+
+impl ConnState {
+    fn new(family_of: SocketAddr, io: Option<Box<dyn TcpStream>>, handler: Option<Arc<dyn ConnectionEvents>>) -> Self {
+        ConnState {
+            family_of,
+            io,
+            phase: Phase::Created,
+            local: None,
+            remote: None,
+            handler,
+            connect: None,
+            sends: VecDeque::new(),
+            receives: VecDeque::new(),
+            leftover: VecDeque::new(),
+            disconnect: None,
+            readable: false,
+            writable: false,
+            error_hint: false,
+            read_eof: false,
+            peer_closed_hint: false,
+            failure: None,
+            send_closed: false,
+            fin_sent: false,
+            fin_acked: false,
+            suspended: false,
+            disconnect_indicated: false,
+            failure_indicated: false,
+            backlog_due: false,
+            last_backlog: 0,
+            nodelay: false,
+        }
+    }
+
+    pub(crate) fn is_connected(&self) -> bool {
+        self.phase == Phase::Connected
+    }
+
+    pub(crate) fn readiness(&mut self, r: Readiness) {
+        if r.readable || r.read_closed || r.error {
+            self.readable = true;
+        }
+        if r.read_closed {
+            self.peer_closed_hint = true;
+        }
+        if r.writable || r.write_closed || r.error {
+            self.writable = true;
+        }
+        if r.error {
+            self.error_hint = true;
+        }
+    }
+
+    pub(crate) fn events_enabled(&mut self, mask: u32) {
+        if mask & WSK_EVENT_SEND_BACKLOG != 0 {
+            self.backlog_due = true;
+            self.last_backlog = 0;
+        }
+    }
+
+    /// Makes all the progress the host allows; returns whether the reactor should look
+    /// (an event callback is due and this is not the reactor thread).
+    pub(crate) fn drive(&mut self, shared: &Arc<SocketShared>, common: &mut Common, on_reactor: bool) -> bool {
+        if self.phase == Phase::Connecting {
+            self.check_connect(common);
+        }
+        if self.phase != Phase::Connected {
+            return false;
+        }
+        if self.error_hint && self.failure.is_none() {
+            self.error_hint = false;
+            if let Some(Ok(Some(e))) = self.io.as_ref().map(|io| io.take_error()) {
+                self.fail(common, NtStatus::from_io_error(&e));
+            }
+        }
+        self.pump_sends(common);
+        self.pump_disconnect(shared, common);
+        self.pump_receives(common);
+        self.events(shared, common, on_reactor)
+    }
+
+    fn check_connect(&mut self, common: &mut Common) {
+        if !self.writable {
+            return;
+        }
+        let Some(io) = &self.io else { return };
+        let outcome = match io.take_error() {
+            Ok(Some(e)) | Err(e) => Err(NtStatus::from_io_error(&e)),
+            Ok(None) => match io.peer_addr() {
+                Ok(peer) => Ok(peer),
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => {
+                    // Not finished yet (a readiness report from before the connect).
+                    self.writable = false;
+                    return;
+                }
+                Err(e) => Err(NtStatus::from_io_error(&e)),
+            },
+        };
+        let (_, done) = self.connect.take().expect("connecting implies a pending connect");
+        match outcome {
+            Ok(peer) => {
+                self.phase = Phase::Connected;
+                self.remote = Some(peer);
+                self.local = io.local_addr().ok().or(self.local);
+                self.readable = true;
+                common.complete(done, Ok(()));
+            }
+            Err(status) => {
+                self.phase = Phase::Failed;
+                common.complete(done, Err(status));
+            }
+        }
+    }
+
+    /// The connection died: every pending operation learns it.
+    fn fail(&mut self, common: &mut Common, status: NtStatus) {
+        if self.failure.is_some() {
+            return;
+        }
+        self.failure = Some(status);
+        self.fail_sends(common, status);
+        if let Some(d) = self.disconnect.take() {
+            common.complete(d.done, Err(status));
+        }
+        while let Some(r) = self.receives.pop_front() {
+            let result = if r.filled > 0 { Ok(r.filled) } else { Err(status) };
+            complete_receive(common, r, result);
+        }
+    }
+
+    fn fail_sends(&mut self, common: &mut Common, status: NtStatus) {
+        while let Some(s) = self.sends.pop_front() {
+            if let Some(done) = s.done {
+                common.complete(done, Err(status));
+            }
+        }
+    }
+
+    fn pump_sends(&mut self, common: &mut Common) {
+        while self.writable && self.failure.is_none() {
+            // Zero-length sends complete in order without touching the host.
+            while self.sends.front().is_some_and(|s| s.written == s.buf.len()) {
+                let s = self.sends.pop_front().expect("front exists");
+                if let Some(done) = s.done {
+                    common.complete(done, Ok(s.written));
+                }
+            }
+            if self.sends.is_empty() {
+                return;
+            }
+            let Some(io) = &self.io else { return };
+            let mut nodelay = false;
+            let result = {
+                let mut iov: [IoSlice<'_>; MAX_IOV] = [IoSlice::new(&[]); MAX_IOV];
+                let mut n = 0;
+                'gather: for s in &self.sends {
+                    nodelay |= s.nodelay;
+                    let mut off = s.written;
+                    while off < s.buf.len() {
+                        if n == MAX_IOV {
+                            break 'gather;
+                        }
+                        let region = s.buf.region(off);
+                        if region.is_empty() {
+                            break;
+                        }
+                        off += region.len();
+                        iov[n] = IoSlice::new(region);
+                        n += 1;
+                    }
+                }
+                let toggle = nodelay && !self.nodelay;
+                if toggle {
+                    let _ = io.set_nodelay(true);
+                }
+                let r = io.write_vectored(&iov[..n]);
+                if toggle {
+                    let _ = io.set_nodelay(false);
+                }
+                r
+            };
+            match result {
+                Ok(mut written) => {
+                    while written > 0 {
+                        let head = self.sends.front_mut().expect("written bytes belong to queued sends");
+                        let take = (head.buf.len() - head.written).min(written);
+                        head.written += take;
+                        written -= take;
+                        if head.written == head.buf.len() {
+                            let s = self.sends.pop_front().expect("front exists");
+                            if let Some(done) = s.done {
+                                common.complete(done, Ok(s.written));
+                            }
+                        }
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.writable = false;
+                    self.backlog_due = true;
+                }
+                Err(e) => self.fail(common, NtStatus::from_io_error(&e)),
+            }
+        }
+    }
+
+    fn pump_disconnect(&mut self, shared: &Arc<SocketShared>, common: &mut Common) {
+        if self.disconnect.is_none() || self.fin_sent || !self.sends.is_empty() || self.failure.is_some() {
+            return;
+        }
+        let Some(io) = &self.io else { return };
+        match io.shutdown_write() {
+            Ok(()) => {
+                self.fin_sent = true;
+                self.check_fin_acked(shared, common);
+            }
+            Err(e) => {
+                let d = self.disconnect.take().expect("checked above");
+                common.complete(d.done, Err(NtStatus::from_io_error(&e)));
+            }
+        }
+    }
+
+    /// Completes a graceful disconnect once the host says the FIN was acknowledged;
+    /// otherwise looks again later (the host has no readiness event for it).
+    fn check_fin_acked(&mut self, shared: &Arc<SocketShared>, common: &mut Common) {
+        let Some(io) = &self.io else { return };
+        let acked = match io.info() {
+            Ok(info) => info.fin_acked,
+            Err(_) => true,
+        };
+        if acked {
+            self.fin_acked = true;
+            if let Some(d) = self.disconnect.take() {
+                shared.provider.clear_timer(shared.token);
+                common.complete(d.done, Ok(()));
+            }
+        } else if let Some(d) = &mut self.disconnect {
+            let wait = d.backoff_ms;
+            d.backoff_ms = (d.backoff_ms * 2).min(50);
+            shared.provider.set_timer(shared.token, Instant::now() + Duration::from_millis(wait));
+        }
+    }
+
+    pub(crate) fn on_timer(&mut self, shared: &Arc<SocketShared>, common: &mut Common) {
+        if self.fin_sent && self.disconnect.is_some() {
+            self.check_fin_acked(shared, common);
+        }
+    }
+
+    fn pump_receives(&mut self, common: &mut Common) {
+        while let Some(head) = self.receives.front_mut() {
+            let drain = head.flags & receive::WSK_FLAG_DRAIN != 0;
+            let waitall = head.flags & receive::WSK_FLAG_WAITALL != 0;
+            let capacity = head.buf.capacity();
+            if capacity == 0 && !drain {
+                // A zero-length receive completes at once; it re-arms indications.
+                let r = self.receives.pop_front().expect("front exists");
+                self.suspended = false;
+                complete_receive(common, r, Ok(0));
+                continue;
+            }
+            // Data the provider already holds comes first.
+            while let Some(front) = self.leftover.front_mut() {
+                if drain {
+                    self.leftover.pop_front();
+                    continue;
+                }
+                if head.filled == capacity {
+                    break;
+                }
+                let n = copy_into(head.buf.as_mut(), head.filled, front.data());
+                head.filled += n;
+                front.consume(n);
+                if front.is_empty() {
+                    self.leftover.pop_front();
+                }
+            }
+            let satisfied = !drain && (head.filled == capacity || (head.filled > 0 && !waitall));
+            if satisfied {
+                let r = self.receives.pop_front().expect("front exists");
+                self.suspended = false;
+                let filled = r.filled;
+                complete_receive(common, r, Ok(filled));
+                continue;
+            }
+            if let Some(status) = self.failure {
+                let r = self.receives.pop_front().expect("front exists");
+                let result = if r.filled > 0 { Ok(r.filled) } else { Err(status) };
+                complete_receive(common, r, result);
+                continue;
+            }
+            if self.read_eof {
+                // The peer's FIN completes every pending receive, with what it has (maybe 0).
+                let r = self.receives.pop_front().expect("front exists");
+                self.suspended = false;
+                let filled = r.filled;
+                complete_receive(common, r, Ok(filled));
+                continue;
+            }
+            if !self.readable {
+                return;
+            }
+            let Some(io) = &self.io else { return };
+            let mut scratch = [0u8; 16 * 1024];
+            let target: &mut [u8] = if drain { &mut scratch } else { head.buf.region(head.filled) };
+            match io.read(target) {
+                Ok(0) => self.read_eof = true,
+                Ok(n) => {
+                    if !drain {
+                        head.filled += n;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.readable = false;
+                    return;
+                }
+                Err(e) => self.fail(common, NtStatus::from_io_error(&e)),
+            }
+        }
+    }
+
+    fn events(&mut self, shared: &Arc<SocketShared>, common: &mut Common, on_reactor: bool) -> bool {
+        let Some(handler) = self.handler.clone() else {
+            return false;
+        };
+        if common.event_in_flight() || common.closed {
+            return false;
+        }
+        let events = common.events;
+        let enabled = |bit| events.is_enabled(bit);
+        if self.backlog_due && enabled(WSK_EVENT_SEND_BACKLOG) && self.failure.is_none() {
+            if !on_reactor {
+                return true;
+            }
+            self.backlog_due = false;
+            let ideal = self.ideal_send_backlog().unwrap_or(0);
+            if ideal != self.last_backlog {
+                self.last_backlog = ideal;
+                common.event(WSK_EVENT_SEND_BACKLOG, move || handler.on_send_backlog(ideal));
+                return false;
+            }
+        }
+        if self.failure.is_some() && !self.failure_indicated {
+            let disconnect = enabled(WSK_EVENT_DISCONNECT);
+            let receive = enabled(WSK_EVENT_RECEIVE);
+            if !(disconnect || receive) {
+                return false;
+            }
+            if !on_reactor {
+                return true;
+            }
+            self.failure_indicated = true;
+            // Only a reset from the peer is a disconnect indication; a local abort is not.
+            let abortive_indication =
+                disconnect && !self.disconnect_indicated && self.failure != Some(NtStatus::CONNECTION_ABORTED);
+            self.disconnect_indicated = true;
+            common.event(WSK_EVENT_DISCONNECT, move || {
+                if abortive_indication {
+                    handler.on_disconnect(true);
+                }
+                if receive {
+                    let _ = handler.on_receive(None, EventFlags::default());
+                }
+            });
+            return false;
+        }
+        if self.failure.is_some() {
+            return false;
+        }
+        if self.receives.is_empty() && enabled(WSK_EVENT_RECEIVE) && !self.suspended {
+            if !self.leftover.is_empty() {
+                if !on_reactor {
+                    return true;
+                }
+                let chain: Vec<IndicationBuffer> = self.leftover.drain(..).collect();
+                self.indicate(shared, common, handler, chain);
+                return false;
+            }
+            if self.readable && !self.read_eof && shared.ledger.has_room() {
+                if !on_reactor {
+                    return true;
+                }
+                let chain = self.read_chain(shared, common);
+                if !chain.is_empty() {
+                    self.indicate(shared, common, handler, chain);
+                    return false;
+                }
+            }
+        }
+        let peer_done = self.read_eof || (self.peer_closed_hint && !enabled(WSK_EVENT_RECEIVE));
+        if peer_done
+            && self.failure.is_none()
+            && !self.disconnect_indicated
+            && enabled(WSK_EVENT_DISCONNECT)
+            && self.leftover.is_empty()
+        {
+            if !on_reactor {
+                return true;
+            }
+            self.disconnect_indicated = true;
+            common.event(WSK_EVENT_DISCONNECT, move || handler.on_disconnect(false));
+        }
+        false
+    }
+
+    /// Reads from the host into fresh pooled buffers, as long as the backlog allows.
+    fn read_chain(&mut self, shared: &Arc<SocketShared>, common: &mut Common) -> Vec<IndicationBuffer> {
+        let mut chain = Vec::new();
+        let Some(io) = &self.io else { return chain };
+        while chain.len() < MAX_CHAIN && shared.ledger.has_room() {
+            let mut buf = shared.ledger.allocate();
+            match io.read(buf.spare()) {
+                Ok(0) => {
+                    self.read_eof = true;
+                    break;
+                }
+                Ok(n) => {
+                    buf.set_filled(n);
+                    chain.push(buf);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.readable = false;
+                    break;
+                }
+                Err(e) => {
+                    self.fail(common, NtStatus::from_io_error(&e));
+                    break;
+                }
+            }
+        }
+        chain
+    }
+
+    fn indicate(
+        &mut self,
+        shared: &Arc<SocketShared>,
+        common: &mut Common,
+        handler: Arc<dyn ConnectionEvents>,
+        chain: Vec<IndicationBuffer>,
+    ) {
+        let flags = if shared.ledger.short() { event_flags::WSK_FLAG_RELEASE_ASAP } else { 0 };
+        let socket = Arc::clone(shared);
+        common.event(WSK_EVENT_RECEIVE, move || {
+            let mut indication = DataIndication::new(chain);
+            let outcome = handler.on_receive(Some(&mut indication), EventFlags(flags));
+            socket.receive_event_returned(outcome, indication);
+        });
+    }
+
+    /// Applies a `WskReceiveEvent` outcome: what was not taken is kept, first in line.
+    fn indication_returned(&mut self, outcome: ReceiveOutcome, indication: DataIndication) -> Vec<IndicationBuffer> {
+        let indicated = indication.bytes_indicated();
+        let mut chain = indication.into_chain();
+        let keep_from = match outcome {
+            ReceiveOutcome::Accepted | ReceiveOutcome::Retained => return chain,
+            ReceiveOutcome::Partial(n) if n >= indicated => return chain,
+            ReceiveOutcome::Partial(n) => n,
+            ReceiveOutcome::NotAccepted => 0,
+        };
+        self.suspended = true;
+        let mut skip = keep_from;
+        let mut released = Vec::new();
+        let mut kept = Vec::new();
+        for mut buf in chain.drain(..) {
+            if skip >= buf.len() {
+                skip -= buf.len();
+                released.push(buf);
+            } else {
+                buf.consume(skip);
+                skip = 0;
+                kept.push(buf);
+            }
+        }
+        for buf in kept.into_iter().rev() {
+            self.leftover.push_front(buf);
+        }
+        released
+    }
+
+    fn ideal_send_backlog(&self) -> Result<usize> {
+        let io = self.io.as_ref().ok_or(NtStatus::INVALID_DEVICE_STATE)?;
+        io.info().map(|i| i.send_buffer).map_err(|e| NtStatus::from_io_error(&e))
+    }
+
+    pub(crate) fn cancel(&mut self, common: &mut Common, id: OpId) -> bool {
+        if self.connect.as_ref().is_some_and(|(cid, _)| *cid == id) {
+            let (_, done) = self.connect.take().expect("checked");
+            self.phase = Phase::Failed;
+            common.complete(done, Err(NtStatus::CANCELLED));
+            return true;
+        }
+        if let Some(i) = self.sends.iter().position(|s| s.id == id) {
+            let s = self.sends.remove(i).expect("index valid");
+            if s.written > 0 && s.written < s.buf.len() {
+                // Part of it is on the wire: the stream cannot continue coherently.
+                if let Some(io) = &self.io {
+                    let _ = io.abort();
+                }
+                self.fail(common, NtStatus::CONNECTION_ABORTED);
+            }
+            if let Some(done) = s.done {
+                common.complete(done, Err(NtStatus::CANCELLED));
+            }
+            return true;
+        }
+        if let Some(i) = self.receives.iter().position(|r| r.id == id) {
+            let r = self.receives.remove(i).expect("index valid");
+            complete_receive(common, r, Err(NtStatus::CANCELLED));
+            return true;
+        }
+        if self.disconnect.as_ref().is_some_and(|d| d.id == id) {
+            let d = self.disconnect.take().expect("checked");
+            common.complete(d.done, Err(NtStatus::CANCELLED));
+            return true;
+        }
+        false
+    }
+
+    pub(crate) fn close(&mut self, common: &mut Common) {
+        if let Some((_, done)) = self.connect.take() {
+            common.complete(done, Err(NtStatus::CANCELLED));
+        }
+        self.fail_sends(common, NtStatus::CANCELLED);
+        if let Some(d) = self.disconnect.take() {
+            common.complete(d.done, Err(NtStatus::CANCELLED));
+        }
+        while let Some(r) = self.receives.pop_front() {
+            complete_receive(common, r, Err(NtStatus::CANCELLED));
+        }
+        self.leftover.clear();
+        if let Some(io) = self.io.take() {
+            // Per WskCloseSocket: closing is abortive unless both directions are done.
+            let both_done = self.fin_sent && (self.read_eof || self.peer_closed_hint);
+            if self.phase == Phase::Connected && !both_done && self.failure.is_none() {
+                let _ = io.abort();
+            }
+        }
+        self.handler = None;
+    }
+}
+
+fn complete_receive(common: &mut Common, r: PendingReceive, result: Result<usize>) {
+    let done = r.done;
+    let buf = r.buf;
+    common.event_free(move || done(result, buf));
+}
+
+impl Common {
+    fn event_free(&mut self, run: impl FnOnce() + Send + 'static) {
+        self.outbox.push_back(super::Work { event: 0, run: Box::new(run) });
+    }
+}
+
+impl SocketShared {
+    fn receive_event_returned(self: &Arc<Self>, outcome: ReceiveOutcome, indication: DataIndication) {
+        let mut st = self.lock();
+        let closed = st.common.closed;
+        let released = match &mut st.kind {
+            Kind::Connection(c) if !closed => c.indication_returned(outcome, indication),
+            _ => indication.into_chain(),
+        };
+        drop(st);
+        // Buffers go back to the pool with no lock held.
+        drop(released);
+    }
+}
+
+/// A connection-oriented socket (`WSK_FLAG_CONNECTION_SOCKET`).
+///
+/// Handles are cheap to clone; the socket closes on [`ConnectionSocket::close`], or
+/// abortively when the last handle is dropped. Every operation starts at the call and
+/// returns an [`Op`] (a future), or takes a completion routine (`*_then`).
+///
+/// ```
+/// # fn main() -> Result<(), wsk::NtStatus> {
+/// let registration = wsk::Registration::new()?;
+/// let npi = registration.capture(wsk::Wait::Infinite)?;
+/// let listener = npi.listen_socket("127.0.0.1:0".parse().unwrap(), None).wait()?;
+/// listener.bind("127.0.0.1:0".parse().unwrap()).wait()?;
+/// let socket = npi.connection_socket("127.0.0.1:0".parse().unwrap(), None).wait()?;
+/// socket.bind("127.0.0.1:0".parse().unwrap()).wait()?;     // WskConnect needs a bound socket
+/// socket.connect(listener.local_addr()?).wait()?;
+/// let peer = listener.accept(None).wait()?.socket;
+/// assert_eq!(socket.send(b"hello".to_vec(), 0).wait()?, 5);
+/// assert_eq!(peer.receive(5, wsk::flags::WSK_FLAG_WAITALL).wait()?, b"hello");
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct ConnectionSocket {
+    pub(crate) h: Arc<Handle>,
+}
+
+impl std::fmt::Debug for ConnectionSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionSocket").field("token", &self.h.shared.token).finish()
+    }
+}
+
+impl ConnectionSocket {
+    pub(crate) fn create(
+        reg: &Arc<RegInner>,
+        family_of: SocketAddr,
+        handler: Option<Arc<dyn ConnectionEvents>>,
+    ) -> Result<ConnectionSocket> {
+        let provider = &reg.provider.inner;
+        let io = provider.backend.tcp_socket(&family_of).map_err(|e| NtStatus::from_io_error(&e))?;
+        let state = ConnState::new(family_of, Some(io), handler);
+        let shared = SocketShared::open(reg, Category::Connection, None, Kind::Connection(state))?;
+        Ok(ConnectionSocket { h: Handle::new(shared) })
+    }
+
+    pub(crate) fn create_connected(
+        reg: &Arc<RegInner>,
+        local: SocketAddr,
+        remote: SocketAddr,
+        handler: Option<Arc<dyn ConnectionEvents>>,
+        done: Done<ConnectionSocket>,
+    ) {
+        let socket = match ConnectionSocket::create(reg, local, handler) {
+            Ok(s) => s,
+            Err(e) => return done(Err(e)),
+        };
+        if let Err(e) = socket.bind(local).wait() {
+            let _ = socket.h.shared.close(None);
+            return done(Err(e));
+        }
+        let keep = socket.clone();
+        socket.connect_then(remote, move |r| match r {
+            Ok(()) => done(Ok(keep)),
+            Err(e) => {
+                let _ = keep.h.shared.close(None);
+                done(Err(e))
+            }
+        });
+    }
+
+    pub(crate) fn from_accepted(
+        reg: &Arc<RegInner>,
+        io: Box<dyn TcpStream>,
+        local: SocketAddr,
+        remote: SocketAddr,
+        events: EventState,
+        handler: Option<Arc<dyn ConnectionEvents>>,
+    ) -> Result<ConnectionSocket> {
+        let mut state = ConnState::new(local, Some(io), handler);
+        state.phase = Phase::Connected;
+        state.local = Some(local);
+        state.remote = Some(remote);
+        state.readable = true;
+        state.writable = true;
+        state.backlog_due = events.is_enabled(WSK_EVENT_SEND_BACKLOG);
+        let shared = SocketShared::open(reg, Category::Connection, Some(events), Kind::Connection(state))?;
+        {
+            let st = shared.lock();
+            if let Kind::Connection(c) = &st.kind {
+                if let Some(io) = &c.io {
+                    io.register(shared.token).map_err(|e| NtStatus::from_io_error(&e))?;
+                }
+            }
+        }
+        shared.provider.schedule(shared.token);
+        Ok(ConnectionSocket { h: Handle::new(shared) })
+    }
+
+    /// Installs the callbacks returned by `WskAcceptEvent` (`AcceptSocketDispatch`).
+    pub(crate) fn set_handler(shared: &Arc<SocketShared>, handler: Option<Arc<dyn ConnectionEvents>>) {
+        let mut st = shared.lock();
+        if let Kind::Connection(c) = &mut st.kind {
+            c.handler = handler;
+        }
+        drop(st);
+        shared.provider.schedule(shared.token);
+    }
+
+    fn with_state<R>(&self, f: impl FnOnce(&mut Common, &mut ConnState) -> Result<R>) -> Result<R> {
+        let mut st = self.h.shared.lock();
+        let SocketState { common, kind } = &mut *st;
+        if common.closed {
+            return Err(NtStatus::INVALID_HANDLE);
+        }
+        match kind {
+            Kind::Connection(c) => f(common, c),
+            Kind::Listen(_) => Err(NtStatus::INVALID_DEVICE_REQUEST),
+        }
+    }
+
+    /// Runs `start` under the socket's lock; on success the operation is pending (and
+    /// may complete during `run`), on error it completes at once with that status.
+    fn start<T: Send + 'static>(
+        &self,
+        done: Done<T>,
+        start: impl FnOnce(&mut Common, &mut ConnState, OpId, Done<T>) -> std::result::Result<(), (NtStatus, Done<T>)>,
+    ) -> Option<OpId> {
+        let shared = &self.h.shared;
+        let mut st = shared.lock();
+        let SocketState { common, kind } = &mut *st;
+        let outcome = if common.closed {
+            Err((NtStatus::INVALID_HANDLE, done))
+        } else {
+            match kind {
+                Kind::Connection(c) => {
+                    let id = common.next_id();
+                    start(common, c, id, done).map(|()| id)
+                }
+                Kind::Listen(_) => Err((NtStatus::INVALID_DEVICE_REQUEST, done)),
+            }
+        };
+        match outcome {
+            Ok(id) => {
+                shared.run(st);
+                Some(id)
+            }
+            Err((status, done)) => {
+                // Synchronous failure: the completion still runs, in order, through the outbox.
+                st.common.complete(done, Err(status));
+                shared.run(st);
+                None
+            }
+        }
+    }
+
+    fn op<T: Send + 'static>(
+        &self,
+        start: impl FnOnce(&mut Common, &mut ConnState, OpId, Done<T>) -> std::result::Result<(), (NtStatus, Done<T>)>,
+    ) -> Op<T> {
+        let (op, done) = Op::new();
+        match self.start(done, start) {
+            Some(id) => op.cancellable(&self.h.shared, id),
+            None => op,
+        }
+    }
+
+    /// `WskBind`: binds to a local address (wildcard allowed: the host picks the port now
+    /// and the IP at connect). Required before [`ConnectionSocket::connect`].
+    ///
+    /// Fails with `STATUS_INVALID_DEVICE_STATE` when already bound, `STATUS_INVALID_PARAMETER`
+    /// for the other family, `STATUS_ADDRESS_ALREADY_ASSOCIATED` when the address is taken.
+    pub fn bind(&self, addr: SocketAddr) -> Op<()> {
+        self.op(move |common, c, _, done| {
+            if c.phase != Phase::Created {
+                return Err((NtStatus::INVALID_DEVICE_STATE, done));
+            }
+            if addr.is_ipv4() != c.family_of.is_ipv4() {
+                return Err((NtStatus::INVALID_PARAMETER, done));
+            }
+            let io = c.io.as_ref().expect("created sockets have a host socket");
+            if let Err(e) = io.bind(addr) {
+                return Err((NtStatus::from_io_error(&e), done));
+            }
+            c.local = io.local_addr().ok();
+            c.phase = Phase::Bound;
+            common.complete(done, Ok(()));
+            Ok(())
+        })
+    }
+
+    /// `WskConnect`: connects a bound socket.
+    ///
+    /// Fails with `STATUS_INVALID_DEVICE_STATE` when not bound (or already connected),
+    /// `STATUS_CONNECTION_REFUSED`, `STATUS_NETWORK_UNREACHABLE`, `STATUS_HOST_UNREACHABLE`,
+    /// `STATUS_IO_TIMEOUT` as the host reports, `STATUS_CANCELLED` when cancelled or closed.
+    pub fn connect(&self, remote: SocketAddr) -> Op<()> {
+        let (op, done) = Op::new();
+        match self.connect_with(remote, done) {
+            Some(id) => op.cancellable(&self.h.shared, id),
+            None => op,
+        }
+    }
+
+    /// [`ConnectionSocket::connect`] with a completion routine.
+    pub fn connect_then(&self, remote: SocketAddr, done: impl FnOnce(Result<()>) + Send + 'static) {
+        let _ = self.connect_with(remote, Box::new(done));
+    }
+
+    fn connect_with(&self, remote: SocketAddr, done: Done<()>) -> Option<OpId> {
+        let token = self.h.shared.token;
+        self.start(done, move |common, c, id, done| {
+            if c.phase != Phase::Bound {
+                return Err((NtStatus::INVALID_DEVICE_STATE, done));
+            }
+            if remote.is_ipv4() != c.family_of.is_ipv4() {
+                return Err((NtStatus::INVALID_PARAMETER, done));
+            }
+            let io = c.io.as_ref().expect("bound sockets have a host socket");
+            let started = io.connect(remote);
+            let registered = io.register(token);
+            match (started, registered) {
+                (_, Err(e)) | (Err(e), _) if e.kind() != io::ErrorKind::WouldBlock => {
+                    c.phase = Phase::Failed;
+                    Err((NtStatus::from_io_error(&e), done))
+                }
+                _ => {
+                    c.phase = Phase::Connecting;
+                    c.connect = Some((id, done));
+                    // Whether it finished at once or is in progress, the writable report tells.
+                    c.writable = true;
+                    let _ = common;
+                    Ok(())
+                }
+            }
+        })
+    }
+
+    /// `WskGetLocalAddress`.
+    ///
+    /// # Errors
+    /// `STATUS_INVALID_DEVICE_STATE` when not bound; `STATUS_INVALID_HANDLE` after close.
+    pub fn local_addr(&self) -> Result<SocketAddr> {
+        self.with_state(|_, c| c.local.ok_or(NtStatus::INVALID_DEVICE_STATE))
+    }
+
+    /// `WskGetRemoteAddress`.
+    ///
+    /// # Errors
+    /// `STATUS_INVALID_DEVICE_STATE` when not connected; `STATUS_INVALID_HANDLE` after close.
+    pub fn remote_addr(&self) -> Result<SocketAddr> {
+        self.with_state(|_, c| {
+            if c.phase == Phase::Connected {
+                c.remote.ok_or(NtStatus::INVALID_DEVICE_STATE)
+            } else {
+                Err(NtStatus::INVALID_DEVICE_STATE)
+            }
+        })
+    }
+
+    /// `WskSend`: completes with the byte count once the host took every byte.
+    /// Sends complete in the order they were started. `flags`: 0 or `WSK_FLAG_NODELAY`.
+    ///
+    /// Fails with `STATUS_INVALID_DEVICE_STATE` when not connected, `STATUS_NOT_SUPPORTED`
+    /// for `WSK_FLAG_OOB`, `STATUS_INVALID_PARAMETER` for unknown flags,
+    /// `STATUS_PIPE_DISCONNECTED` after a graceful disconnect, the connection's failure
+    /// status (e.g. `STATUS_CONNECTION_RESET`) once it died.
+    pub fn send(&self, data: impl SendBuffer, flags: u32) -> Op<usize> {
+        let (op, done) = Op::new();
+        match self.send_with(Box::new(data), flags, done) {
+            Some(id) => op.cancellable(&self.h.shared, id),
+            None => op,
+        }
+    }
+
+    /// [`ConnectionSocket::send`] with a completion routine.
+    pub fn send_then(&self, data: Box<dyn SendBuffer>, flags: u32, done: impl FnOnce(Result<usize>) + Send + 'static) {
+        let _ = self.send_with(data, flags, Box::new(done));
+    }
+
+    fn send_with(&self, buf: Box<dyn SendBuffer>, flags: u32, done: Done<usize>) -> Option<OpId> {
+        self.start(done, move |_, c, id, done| {
+            if flags & send::WSK_FLAG_OOB != 0 {
+                return Err((NtStatus::NOT_SUPPORTED, done));
+            }
+            if flags & !send::WSK_FLAG_NODELAY != 0 {
+                return Err((NtStatus::INVALID_PARAMETER, done));
+            }
+            if let Err(e) = c.check_can_send() {
+                return Err((e, done));
+            }
+            c.sends.push_back(PendingSend {
+                id,
+                buf,
+                written: 0,
+                nodelay: flags & send::WSK_FLAG_NODELAY != 0,
+                done: Some(done),
+            });
+            Ok(())
+        })
+    }
+
+    /// `WskReceive` into a fresh buffer of `len` bytes; completes with the bytes received
+    /// (fewer than `len` unless `WSK_FLAG_WAITALL`; empty once the peer sent its FIN).
+    pub fn receive(&self, len: usize, flags: u32) -> Op<Vec<u8>> {
+        let (op, done) = Op::new();
+        let buf: Box<dyn ReceiveBuffer> = Box::new(vec![0u8; len]);
+        let id = self.receive_with(
+            buf,
+            flags,
+            Box::new(move |r, buf| {
+                let out = r.map(|n| {
+                    let mut v = *buf.into_any().downcast::<Vec<u8>>().expect("a Vec went in");
+                    v.truncate(n);
+                    v
+                });
+                done(out)
+            }),
+        );
+        match id {
+            Some(id) => op.cancellable(&self.h.shared, id),
+            None => op,
+        }
+    }
+
+    /// `WskReceive` with a completion routine that gets the caller's buffer back.
+    ///
+    /// `flags`: 0, `WSK_FLAG_WAITALL` (complete only when full, or at disconnect), or
+    /// `WSK_FLAG_DRAIN` (discard data until disconnect; the buffer must be empty).
+    /// A zero-length receive completes at once and re-arms receive indications.
+    /// Fails with `STATUS_INVALID_PARAMETER` for unknown or conflicting flags,
+    /// `STATUS_INVALID_DEVICE_STATE` when not connected, `STATUS_CANCELLED` when cancelled
+    /// or closed, the connection's failure status once it died.
+    pub fn receive_then(
+        &self,
+        buf: Box<dyn ReceiveBuffer>,
+        flags: u32,
+        done: impl FnOnce(Result<usize>, Box<dyn ReceiveBuffer>) + Send + 'static,
+    ) {
+        let _ = self.receive_with(buf, flags, Box::new(done));
+    }
+
+    fn receive_with(&self, buf: Box<dyn ReceiveBuffer>, flags: u32, done: ReceiveDone) -> Option<OpId> {
+        let shared = &self.h.shared;
+        let mut st = shared.lock();
+        let SocketState { common, kind } = &mut *st;
+        let status = if common.closed {
+            NtStatus::INVALID_HANDLE
+        } else {
+            match kind {
+                Kind::Connection(c) => {
+                    let known = receive::WSK_FLAG_WAITALL | receive::WSK_FLAG_DRAIN;
+                    let drain = flags & receive::WSK_FLAG_DRAIN != 0;
+                    if flags & !known != 0 || flags == known || (drain && buf.capacity() != 0) {
+                        NtStatus::INVALID_PARAMETER
+                    } else if let Err(e) = c.check_can_receive() {
+                        e
+                    } else {
+                        let id = common.next_id();
+                        c.receives.push_back(PendingReceive { id, buf, filled: 0, flags, done });
+                        shared.run(st);
+                        return Some(id);
+                    }
+                }
+                Kind::Listen(_) => NtStatus::INVALID_DEVICE_REQUEST,
+            }
+        };
+        st.common.event_free(move || done(Err(status), buf));
+        shared.run(st);
+        None
+    }
+
+    /// `WskDisconnect`. Graceful (flags 0): sends `final_data` (if any) after every
+    /// pending send, then a FIN; completes when the host reports the FIN acknowledged.
+    /// Receiving goes on until the peer closes. Abortive (`WSK_FLAG_ABORTIVE`, no
+    /// buffer): resets the connection at once, cancelling pending sends.
+    ///
+    /// Fails with `STATUS_INVALID_PARAMETER` for unknown flags or a buffer with an abortive
+    /// disconnect, `STATUS_INVALID_DEVICE_STATE` when not connected or already disconnecting.
+    pub fn disconnect(&self, final_data: Option<Box<dyn SendBuffer>>, flags: u32) -> Op<()> {
+        self.op(move |common, c, id, done| {
+            if flags & !disconnect::WSK_FLAG_ABORTIVE != 0 {
+                return Err((NtStatus::INVALID_PARAMETER, done));
+            }
+            if c.phase != Phase::Connected {
+                return Err((NtStatus::INVALID_DEVICE_STATE, done));
+            }
+            if flags & disconnect::WSK_FLAG_ABORTIVE != 0 {
+                if final_data.is_some() {
+                    return Err((NtStatus::INVALID_PARAMETER, done));
+                }
+                if c.failure.is_none() {
+                    if let Some(io) = &c.io {
+                        let _ = io.abort();
+                    }
+                    c.fail_sends(common, NtStatus::CANCELLED);
+                    if let Some(d) = c.disconnect.take() {
+                        common.complete(d.done, Err(NtStatus::CANCELLED));
+                    }
+                    // A local abort is not indicated back to the client.
+                    c.failure_indicated = true;
+                    c.disconnect_indicated = true;
+                    c.fail(common, NtStatus::CONNECTION_ABORTED);
+                }
+                common.complete(done, Ok(()));
+                return Ok(());
+            }
+            if let Some(status) = c.failure {
+                return Err((status, done));
+            }
+            if c.send_closed {
+                return Err((NtStatus::INVALID_DEVICE_STATE, done));
+            }
+            c.send_closed = true;
+            if let Some(buf) = final_data {
+                c.sends.push_back(PendingSend { id, buf, written: 0, nodelay: false, done: None });
+            }
+            c.disconnect = Some(PendingDisconnect { id, done, backoff_ms: 1 });
+            Ok(())
+        })
+    }
+
+    /// `SO_WSK_EVENT_CALLBACK` enable (after connect): turns on the callbacks in `mask`
+    /// (`WSK_EVENT_RECEIVE`, `WSK_EVENT_DISCONNECT`, `WSK_EVENT_SEND_BACKLOG`).
+    ///
+    /// # Errors
+    /// `STATUS_INVALID_DEVICE_STATE` before connect; `STATUS_INVALID_PARAMETER` for other bits.
+    pub fn enable_events(&self, mask: u32) -> Result<()> {
+        self.h.set_events(mask)
+    }
+
+    /// `SO_WSK_EVENT_CALLBACK` disable of one event, with an IRP: completes once no
+    /// callback of that event runs any more.
+    pub fn disable_event(&self, bit: u32) -> Op<()> {
+        self.h.disable_event(bit)
+    }
+
+    /// The same without an IRP: `STATUS_SUCCESS`, or `STATUS_EVENT_PENDING` when that
+    /// callback is running now (it is disabled once it returns).
+    pub fn disable_event_nowait(&self, bit: u32) -> NtStatus {
+        self.h.disable_event_nowait(bit)
+    }
+
+    /// `SIO_WSK_QUERY_IDEAL_SEND_BACKLOG`: the host socket's send buffer size, which is
+    /// how much unacknowledged data keeps the host's pipe full.
+    ///
+    /// # Errors
+    /// `STATUS_INVALID_DEVICE_STATE` before connect.
+    pub fn ideal_send_backlog(&self) -> Result<usize> {
+        self.with_state(|_, c| {
+            if c.phase != Phase::Connected {
+                return Err(NtStatus::INVALID_DEVICE_STATE);
+            }
+            c.ideal_send_backlog()
+        })
+    }
+
+    /// `SIO_WSK_QUERY_RECEIVE_BACKLOG`: bytes received and not yet consumed (in the host
+    /// queue plus held by the provider outside retained indications).
+    ///
+    /// # Errors
+    /// `STATUS_INVALID_DEVICE_STATE` before connect.
+    pub fn receive_backlog(&self) -> Result<usize> {
+        self.with_state(|_, c| {
+            if c.phase != Phase::Connected {
+                return Err(NtStatus::INVALID_DEVICE_STATE);
+            }
+            let held: usize = c.leftover.iter().map(IndicationBuffer::len).sum();
+            let io = c.io.as_ref().ok_or(NtStatus::INVALID_DEVICE_STATE)?;
+            let unread = io.info().map(|i| i.unread).map_err(|e| NtStatus::from_io_error(&e))?;
+            Ok(held + unread)
+        })
+    }
+
+    /// `IPPROTO_TCP`/`TCP_NODELAY` on the socket.
+    ///
+    /// # Errors
+    /// The host's refusal, as a status.
+    pub fn set_nodelay(&self, on: bool) -> Result<()> {
+        self.with_state(|_, c| {
+            let io = c.io.as_ref().ok_or(NtStatus::INVALID_DEVICE_STATE)?;
+            io.set_nodelay(on).map_err(|e| NtStatus::from_io_error(&e))?;
+            c.nodelay = on;
+            Ok(())
+        })
+    }
+
+    /// Sets the receive backlog limit: past it the provider stops reading the host
+    /// socket until the client consumes or releases data.
+    ///
+    /// # Errors
+    /// `STATUS_INVALID_PARAMETER` for 0; `STATUS_INVALID_HANDLE` after close.
+    pub fn set_receive_backlog_limit(&self, limit: usize) -> Result<()> {
+        if limit == 0 {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        self.with_state(|_, _| Ok(()))?;
+        self.h.shared.ledger.set_limit(limit);
+        self.h.shared.provider.schedule(self.h.shared.token);
+        Ok(())
+    }
+
+    /// Receive-memory figures (held, high-water mark, limit).
+    pub fn stats(&self) -> ConnectionStats {
+        let l = &self.h.shared.ledger;
+        ConnectionStats { held: l.held(), high_water: l.high_water(), limit: l.limit() }
+    }
+
+    /// `WskCloseSocket`: cancels every pending operation (`STATUS_CANCELLED`), waits for a
+    /// running callback, resets the connection unless both sides finished, then completes.
+    pub fn close(&self) -> Op<()> {
+        self.h.close()
+    }
+
+    /// The host descriptor (for diagnostics and fault injection).
+    pub fn raw_fd(&self) -> Option<i32> {
+        self.with_state(|_, c| Ok(c.io.as_ref().map(|io| io.raw_fd()))).ok().flatten()
+    }
+}
+
+impl ConnState {
+    fn check_can_send(&self) -> Result<()> {
+        if self.phase != Phase::Connected {
+            return Err(NtStatus::INVALID_DEVICE_STATE);
+        }
+        if let Some(status) = self.failure {
+            return Err(status);
+        }
+        if self.send_closed {
+            return Err(NtStatus::PIPE_DISCONNECTED);
+        }
+        Ok(())
+    }
+
+    fn check_can_receive(&self) -> Result<()> {
+        if self.phase != Phase::Connected {
+            return Err(NtStatus::INVALID_DEVICE_STATE);
+        }
+        match self.failure {
+            Some(status) if self.leftover.is_empty() => Err(status),
+            _ => Ok(()),
+        }
+    }
+}

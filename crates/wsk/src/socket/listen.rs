@@ -1,0 +1,379 @@
+//! Listening sockets (`WSK_PROVIDER_LISTEN_DISPATCH`): bind starts listening;
+//! connections are taken by pending `WskAccept` operations first (FIFO), else offered
+//! to `WskAcceptEvent`; with neither, they wait in the host's backlog.
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use wsk_core::backend::{ListenOptions, Readiness, TcpListener};
+use wsk_core::consts::events::WSK_EVENT_ACCEPT;
+use wsk_core::event::{Category, EventState};
+use wsk_core::status::NtStatus;
+
+use super::{Common, ConnectionSocket, Handle, Kind, SocketShared};
+use crate::callbacks::{AcceptOutcome, Accepted, ConnectionEvents, ListenEvents};
+use crate::op::{Done, Op, OpId, Result};
+use crate::registration::RegInner;
+
+struct PendingAccept {
+    id: OpId,
+    events: Option<Arc<dyn ConnectionEvents>>,
+    done: Done<Accepted>,
+}
+
+pub(crate) struct ListenState {
+    family_of: SocketAddr,
+    options: ListenOptions,
+    io: Option<Box<dyn TcpListener>>,
+    local: Option<SocketAddr>,
+    handler: Option<Arc<dyn ListenEvents>>,
+    accepts: VecDeque<PendingAccept>,
+    readable: bool,
+    /// Set when the host listener failed for good.
+    dead: Option<NtStatus>,
+    death_indicated: bool,
+}
+
+impl ListenState {
+    pub(crate) fn is_bound(&self) -> bool {
+        self.io.is_some()
+    }
+
+    pub(crate) fn readiness(&mut self, r: Readiness) {
+        if r.readable || r.error || r.read_closed {
+            self.readable = true;
+        }
+    }
+
+    /// Moves connections to consumers. Returns whether the reactor should look (an
+    /// accept event is due but this is not the reactor thread).
+    pub(crate) fn drive(&mut self, shared: &Arc<SocketShared>, common: &mut Common, on_reactor: bool) -> bool {
+        if self.io.is_none() {
+            return false;
+        }
+        while !self.accepts.is_empty() && self.readable && self.dead.is_none() {
+            let accepted = self.io.as_ref().expect("bound").accept();
+            match accepted {
+                Ok((stream, remote)) => {
+                    let pending = self.accepts.pop_front().expect("non-empty");
+                    let local = stream.local_addr().unwrap_or(self.local.unwrap_or(self.family_of));
+                    let statics = shared.reg.static_events();
+                    let events = EventState::new(Category::Connection, statics);
+                    let result =
+                        ConnectionSocket::from_accepted(&shared.reg, stream, local, remote, events, pending.events)
+                            .map(|socket| Accepted { socket, local, remote });
+                    common.complete(pending.done, result);
+                }
+                Err(e) => self.accept_failed(&e),
+            }
+        }
+        if let Some(status) = self.dead {
+            while let Some(p) = self.accepts.pop_front() {
+                common.complete(p.done, Err(status));
+            }
+        }
+        let Some(handler) = self.handler.clone() else {
+            return false;
+        };
+        if !self.accepts.is_empty() || !common.events.is_enabled(WSK_EVENT_ACCEPT) || common.event_in_flight() {
+            return false;
+        }
+        if self.dead.is_some() {
+            if self.death_indicated {
+                return false;
+            }
+            if !on_reactor {
+                return true;
+            }
+            self.death_indicated = true;
+            common.event(WSK_EVENT_ACCEPT, move || {
+                let _ = handler.on_accept(None);
+            });
+            return false;
+        }
+        if !self.readable {
+            return false;
+        }
+        if !on_reactor {
+            return true;
+        }
+        let accepted = self.io.as_ref().expect("bound").accept();
+        let (stream, remote) = match accepted {
+            Ok(c) => c,
+            Err(e) => {
+                self.accept_failed(&e);
+                // A failure may have killed the listener: offer the NULL indication next round.
+                return self.dead.is_some();
+            }
+        };
+        let local = stream.local_addr().unwrap_or(self.local.unwrap_or(self.family_of));
+        let events = EventState::accepted(&common.events, shared.reg.static_events());
+        let socket = match ConnectionSocket::from_accepted(&shared.reg, stream, local, remote, events, None) {
+            Ok(s) => s,
+            Err(_) => return false, // registration going away: the connection is dropped (reset)
+        };
+        common.event(WSK_EVENT_ACCEPT, move || {
+            let new_socket = Arc::clone(&socket.h.shared);
+            let handle = Arc::clone(&socket.h);
+            match handler.on_accept(Some(Accepted { socket, local, remote })) {
+                AcceptOutcome::Accept(events) => ConnectionSocket::set_handler(&new_socket, events),
+                AcceptOutcome::Reject => {
+                    let _ = new_socket.close(None);
+                }
+            }
+            drop(handle);
+        });
+        false
+    }
+
+    fn accept_failed(&mut self, e: &io::Error) {
+        match e.raw_os_error() {
+            _ if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
+            // The peer gave up before we took the connection: try the next one.
+            Some(libc_errno::ECONNABORTED) | Some(libc_errno::EPROTO) | Some(libc_errno::EPERM) => {}
+            // Out of descriptors or memory: wait for the next readiness edge.
+            Some(libc_errno::EMFILE)
+            | Some(libc_errno::ENFILE)
+            | Some(libc_errno::ENOBUFS)
+            | Some(libc_errno::ENOMEM) => self.readable = false,
+            _ => self.dead = Some(NtStatus::from_io_error(e)),
+        }
+    }
+
+    pub(crate) fn cancel(&mut self, common: &mut Common, id: OpId) -> bool {
+        match self.accepts.iter().position(|p| p.id == id) {
+            Some(i) => {
+                let p = self.accepts.remove(i).expect("index valid");
+                common.complete(p.done, Err(NtStatus::CANCELLED));
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn close(&mut self, common: &mut Common) {
+        while let Some(p) = self.accepts.pop_front() {
+            common.complete(p.done, Err(NtStatus::CANCELLED));
+        }
+        self.io = None;
+        self.handler = None;
+    }
+}
+
+/// Linux errno values the accept path tells apart.
+mod libc_errno {
+    pub const EPERM: i32 = 1;
+    pub const ENOMEM: i32 = 12;
+    pub const ENFILE: i32 = 23;
+    pub const EMFILE: i32 = 24;
+    pub const EPROTO: i32 = 71;
+    pub const ENOBUFS: i32 = 105;
+    pub const ECONNABORTED: i32 = 103;
+}
+
+/// A listening socket (`WSK_FLAG_LISTEN_SOCKET`).
+///
+/// ```
+/// # fn main() -> Result<(), wsk::NtStatus> {
+/// let registration = wsk::Registration::new()?;
+/// let npi = registration.capture(wsk::Wait::Infinite)?;
+/// let listener = npi.listen_socket("127.0.0.1:0".parse().unwrap(), None).wait()?;
+/// listener.bind("127.0.0.1:0".parse().unwrap()).wait()?;   // starts listening
+/// let addr = listener.local_addr()?;
+/// let client = npi.socket_connect("127.0.0.1:0".parse().unwrap(), addr, None);
+/// let accepted = listener.accept(None).wait()?;
+/// assert_eq!(accepted.remote, client.wait()?.local_addr()?);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct ListenSocket {
+    h: Arc<Handle>,
+}
+
+impl std::fmt::Debug for ListenSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ListenSocket").field("token", &self.h.shared.token).finish()
+    }
+}
+
+impl ListenSocket {
+    pub(crate) fn create(
+        reg: &Arc<RegInner>,
+        family_of: SocketAddr,
+        handler: Option<Arc<dyn ListenEvents>>,
+    ) -> Result<ListenSocket> {
+        let state = ListenState {
+            family_of,
+            options: ListenOptions::default(),
+            io: None,
+            local: None,
+            handler,
+            accepts: VecDeque::new(),
+            readable: false,
+            dead: None,
+            death_indicated: false,
+        };
+        let shared = SocketShared::open(reg, Category::Listen, None, Kind::Listen(state))?;
+        Ok(ListenSocket { h: Handle::new(shared) })
+    }
+
+    fn with_state<R>(&self, f: impl FnOnce(&mut Common, &mut ListenState) -> R) -> Result<R> {
+        let mut st = self.h.shared.lock();
+        let super::SocketState { common, kind } = &mut *st;
+        if common.closed {
+            return Err(NtStatus::INVALID_HANDLE);
+        }
+        match kind {
+            Kind::Listen(l) => Ok(f(common, l)),
+            Kind::Connection(_) => Err(NtStatus::INVALID_DEVICE_REQUEST),
+        }
+    }
+
+    /// `IPPROTO_IPV6`/`IPV6_V6ONLY` before bind: `false` makes an IPv6 listener dual-stack.
+    ///
+    /// # Errors
+    /// `STATUS_INVALID_DEVICE_STATE` after bind; `STATUS_INVALID_PARAMETER` on an IPv4 socket.
+    pub fn set_v6_only(&self, v6_only: bool) -> Result<()> {
+        self.with_state(|_, l| {
+            if l.io.is_some() {
+                return Err(NtStatus::INVALID_DEVICE_STATE);
+            }
+            if l.family_of.is_ipv4() {
+                return Err(NtStatus::INVALID_PARAMETER);
+            }
+            l.options.v6_only = v6_only;
+            Ok(())
+        })?
+    }
+
+    /// `SO_REUSEADDR` before bind.
+    ///
+    /// # Errors
+    /// `STATUS_INVALID_DEVICE_STATE` after bind.
+    pub fn set_reuse_address(&self, on: bool) -> Result<()> {
+        self.with_state(|_, l| {
+            if l.io.is_some() {
+                return Err(NtStatus::INVALID_DEVICE_STATE);
+            }
+            l.options.reuse_address = on;
+            Ok(())
+        })?
+    }
+
+    /// `WskBind`: binds to `addr` and starts listening.
+    ///
+    /// Fails with `STATUS_INVALID_DEVICE_STATE` when already bound, `STATUS_INVALID_PARAMETER`
+    /// for an address of the other family, `STATUS_ADDRESS_ALREADY_ASSOCIATED` when in use.
+    pub fn bind(&self, addr: SocketAddr) -> Op<()> {
+        let shared = &self.h.shared;
+        let result = self.with_state(|_, l| {
+            if l.io.is_some() {
+                return Err(NtStatus::INVALID_DEVICE_STATE);
+            }
+            if addr.is_ipv4() != l.family_of.is_ipv4() {
+                return Err(NtStatus::INVALID_PARAMETER);
+            }
+            let io = shared.provider.backend.tcp_listen(addr, &l.options).map_err(|e| NtStatus::from_io_error(&e))?;
+            io.register(shared.token).map_err(|e| NtStatus::from_io_error(&e))?;
+            l.local = Some(io.local_addr().map_err(|e| NtStatus::from_io_error(&e))?);
+            l.io = Some(io);
+            l.readable = true;
+            Ok(())
+        });
+        let result = result.and_then(|r| r);
+        if result.is_ok() {
+            shared.provider.schedule(shared.token);
+        }
+        Op::ready(result)
+    }
+
+    /// `WskAccept`: completes with the next connection (FIFO among pending accepts),
+    /// whose callbacks will be `events` (all disabled until enabled).
+    ///
+    /// Fails with `STATUS_INVALID_DEVICE_STATE` before bind, and `STATUS_CANCELLED` when
+    /// the listener closes first.
+    pub fn accept(&self, events: Option<Arc<dyn ConnectionEvents>>) -> Op<Accepted> {
+        let (op, done) = Op::new();
+        match self.accept_with(events, done) {
+            Some(id) => op.cancellable(&self.h.shared, id),
+            None => op,
+        }
+    }
+
+    /// [`ListenSocket::accept`] with a completion routine instead of a future.
+    pub fn accept_then(
+        &self,
+        events: Option<Arc<dyn ConnectionEvents>>,
+        done: impl FnOnce(Result<Accepted>) + Send + 'static,
+    ) {
+        let _ = self.accept_with(events, Box::new(done));
+    }
+
+    fn accept_with(&self, events: Option<Arc<dyn ConnectionEvents>>, done: Done<Accepted>) -> Option<OpId> {
+        let shared = &self.h.shared;
+        let mut st = shared.lock();
+        let super::SocketState { common, kind } = &mut *st;
+        let error = if common.closed {
+            Some(NtStatus::INVALID_HANDLE)
+        } else {
+            match kind {
+                Kind::Listen(l) if l.io.is_none() => Some(NtStatus::INVALID_DEVICE_STATE),
+                Kind::Listen(l) => match l.dead {
+                    Some(status) => Some(status),
+                    None => {
+                        let id = common.next_id();
+                        l.accepts.push_back(PendingAccept { id, events, done });
+                        shared.run(st);
+                        return Some(id);
+                    }
+                },
+                Kind::Connection(_) => Some(NtStatus::INVALID_DEVICE_REQUEST),
+            }
+        };
+        drop(st);
+        done(Err(error.expect("set above")));
+        None
+    }
+
+    /// `WskGetLocalAddress`.
+    ///
+    /// # Errors
+    /// `STATUS_INVALID_DEVICE_STATE` before bind; `STATUS_INVALID_HANDLE` after close.
+    pub fn local_addr(&self) -> Result<SocketAddr> {
+        self.with_state(|_, l| l.local.ok_or(NtStatus::INVALID_DEVICE_STATE))?
+    }
+
+    /// `SO_WSK_EVENT_CALLBACK` enable: turns on the callbacks in `mask` (after bind).
+    /// Connection-event bits are inherited by sockets delivered through `WskAcceptEvent`.
+    ///
+    /// # Errors
+    /// `STATUS_INVALID_DEVICE_STATE` before bind; `STATUS_INVALID_PARAMETER` for bits
+    /// that are not listening or connection events.
+    pub fn enable_events(&self, mask: u32) -> Result<()> {
+        self.h.set_events(mask)
+    }
+
+    /// `SO_WSK_EVENT_CALLBACK` disable of one event, with an IRP: completes once no
+    /// callback of that event runs any more.
+    pub fn disable_event(&self, bit: u32) -> Op<()> {
+        self.h.disable_event(bit)
+    }
+
+    /// The same without an IRP: `STATUS_SUCCESS`, or `STATUS_EVENT_PENDING` when that
+    /// callback is running now (it is disabled once it returns).
+    pub fn disable_event_nowait(&self, bit: u32) -> NtStatus {
+        self.h.disable_event_nowait(bit)
+    }
+
+    /// `WskCloseSocket`: pending accepts complete with `STATUS_CANCELLED` before the close does.
+    pub fn close(&self) -> Op<()> {
+        self.h.close()
+    }
+
+    /// The host descriptor of the listener (for diagnostics and fault injection), once bound.
+    pub fn raw_fd(&self) -> Option<i32> {
+        self.with_state(|_, l| l.io.as_ref().map(|io| io.raw_fd())).ok().flatten()
+    }
+}

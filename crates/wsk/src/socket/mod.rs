@@ -1,0 +1,360 @@
+//! Sockets: one file per category, one shared frame around them.
+//!
+//! Every socket is a [`SocketShared`] in the provider's table: a mutex over its
+//! state and an *outbox* of work (completion routines and event callbacks) that is
+//! run, in order, with no lock held. Whoever finds the outbox idle runs it; anyone
+//! else only appends. This gives three WSK guarantees at once:
+//! - completions of one socket run in the order the provider decided them (FIFO);
+//! - callbacks of one socket never overlap, and event callbacks run on the reactor;
+//! - client code runs with no provider lock held, so it may call back into WSK,
+//!   and a close issued during a callback completes after that callback returned.
+
+mod connection;
+mod listen;
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use wsk_core::backend::Readiness;
+use wsk_core::event::{Category, EventRequest, EventState};
+use wsk_core::status::NtStatus;
+
+use crate::indication::Ledger;
+use crate::op::{Done, Op, OpId, Result};
+use crate::provider::{lock, ProviderInner};
+use crate::registration::RegInner;
+
+pub(crate) use connection::ConnState;
+pub use connection::{ConnectionSocket, ConnectionStats, DisconnectKind};
+pub use listen::ListenSocket;
+pub(crate) use listen::ListenState;
+
+/// Default receive backlog limit of a connection: receive memory the provider holds
+/// for one socket (unconsumed plus retained) before it stops reading the host socket.
+pub const DEFAULT_RECEIVE_BACKLOG: usize = 1024 * 1024;
+
+/// One unit of deferred client code.
+pub(crate) struct Work {
+    /// The event bit whose callback this is, or 0 for a completion routine.
+    event: u32,
+    run: Box<dyn FnOnce() + Send>,
+}
+
+pub(crate) struct Common {
+    outbox: VecDeque<Work>,
+    delivering: bool,
+    pub(crate) closed: bool,
+    next_op: OpId,
+    pub(crate) events: EventState,
+    /// The event callback running now, if any (its bit).
+    running_event: u32,
+}
+
+impl Common {
+    fn new(events: EventState) -> Self {
+        Common { outbox: VecDeque::new(), delivering: false, closed: false, next_op: 1, events, running_event: 0 }
+    }
+
+    pub(crate) fn next_id(&mut self) -> OpId {
+        let id = self.next_op;
+        self.next_op += 1;
+        id
+    }
+
+    /// Queues a completion routine with its result.
+    pub(crate) fn complete<T: Send + 'static>(&mut self, done: Done<T>, result: Result<T>) {
+        self.outbox.push_back(Work { event: 0, run: Box::new(move || done(result)) });
+    }
+
+    /// Queues an event callback (run only on the reactor thread).
+    pub(crate) fn event(&mut self, bit: u32, run: impl FnOnce() + Send + 'static) {
+        self.outbox.push_back(Work { event: bit, run: Box::new(run) });
+    }
+
+    /// Whether an event callback is queued or running.
+    pub(crate) fn event_in_flight(&self) -> bool {
+        self.running_event != 0 || self.outbox.iter().any(|w| w.event != 0)
+    }
+}
+
+pub(crate) enum Kind {
+    Listen(ListenState),
+    Connection(ConnState),
+}
+
+pub(crate) struct SocketState {
+    pub(crate) common: Common,
+    pub(crate) kind: Kind,
+}
+
+/// The provider's side of one socket.
+pub(crate) struct SocketShared {
+    pub(crate) token: usize,
+    pub(crate) provider: Arc<ProviderInner>,
+    pub(crate) reg: Arc<RegInner>,
+    pub(crate) ledger: Arc<Ledger>,
+    state: Mutex<SocketState>,
+}
+
+impl SocketShared {
+    /// Adds a socket to the provider's table, counted by its registration.
+    pub(crate) fn open(
+        reg: &Arc<RegInner>,
+        category: Category,
+        events: Option<EventState>,
+        kind: Kind,
+    ) -> Result<Arc<SocketShared>> {
+        let statics = reg.socket_opened()?;
+        let provider = Arc::clone(&reg.provider.inner);
+        let events = events.unwrap_or_else(|| EventState::new(category, statics));
+        Ok(provider.clone().insert_socket(|token| {
+            Arc::new(SocketShared {
+                token,
+                ledger: Ledger::new(Arc::downgrade(&provider), token, DEFAULT_RECEIVE_BACKLOG),
+                provider: Arc::clone(&provider),
+                reg: Arc::clone(reg),
+                state: Mutex::new(SocketState { common: Common::new(events), kind }),
+            })
+        }))
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, SocketState> {
+        lock(&self.state)
+    }
+
+    /// Lets the socket make progress after a state change, then runs its outbox.
+    pub(crate) fn run(self: &Arc<Self>, mut st: MutexGuard<'_, SocketState>) {
+        let on_reactor = self.provider.is_reactor_thread();
+        self.drive(&mut st, on_reactor);
+        drop(st);
+        self.deliver(on_reactor);
+    }
+
+    fn drive(self: &Arc<Self>, st: &mut SocketState, on_reactor: bool) {
+        if st.common.closed {
+            return;
+        }
+        let SocketState { common, kind } = st;
+        let wants_reactor = match kind {
+            Kind::Listen(l) => l.drive(self, common, on_reactor),
+            Kind::Connection(c) => c.drive(self, common, on_reactor),
+        };
+        if wants_reactor && !on_reactor {
+            self.provider.schedule(self.token);
+        }
+    }
+
+    pub(crate) fn on_readiness(self: &Arc<Self>, readiness: Readiness) {
+        let mut st = self.lock();
+        match &mut st.kind {
+            Kind::Listen(l) => l.readiness(readiness),
+            Kind::Connection(c) => c.readiness(readiness),
+        }
+        self.run(st);
+    }
+
+    pub(crate) fn on_timer(self: &Arc<Self>) {
+        let mut st = self.lock();
+        let SocketState { common, kind } = &mut *st;
+        if let Kind::Connection(c) = kind {
+            c.on_timer(self, common);
+        }
+        self.run(st);
+    }
+
+    /// Runs queued client code, in order, with no lock held.
+    pub(crate) fn deliver(self: &Arc<Self>, on_reactor: bool) {
+        let mut st = self.lock();
+        if st.common.delivering {
+            return;
+        }
+        loop {
+            let Some(front) = st.common.outbox.front() else {
+                break;
+            };
+            if front.event != 0 && !on_reactor {
+                // Event callbacks belong to the reactor; it takes over from here.
+                self.provider.schedule(self.token);
+                break;
+            }
+            let work = st.common.outbox.pop_front().expect("front exists");
+            st.common.delivering = true;
+            st.common.running_event = work.event;
+            drop(st);
+            (work.run)();
+            st = self.lock();
+            st.common.delivering = false;
+            st.common.running_event = 0;
+            if work.event != 0 {
+                // The callback's outcome may allow more progress (the next indication).
+                self.drive(&mut st, on_reactor);
+            }
+        }
+    }
+
+    /// `IoCancelIrp` for operation `id`: completes it with `STATUS_CANCELLED` if still pending.
+    pub(crate) fn cancel(self: &Arc<Self>, id: OpId) -> bool {
+        let mut st = self.lock();
+        let SocketState { common, kind } = &mut *st;
+        let found = match kind {
+            Kind::Listen(l) => l.cancel(common, id),
+            Kind::Connection(c) => c.cancel(common, id),
+        };
+        self.run(st);
+        found
+    }
+
+    /// `SO_WSK_EVENT_CALLBACK`: enable (no IRP) or disable one event.
+    ///
+    /// Disabling while that callback runs: with `done`, the completion follows the
+    /// callback's return (`STATUS_PENDING`); without, `STATUS_EVENT_PENDING`.
+    pub(crate) fn control_events(self: &Arc<Self>, mask: u32, done: Option<Done<()>>) -> NtStatus {
+        let mut st = self.lock();
+        if st.common.closed {
+            return finish_sync(self, st, done, Err(NtStatus::INVALID_HANDLE));
+        }
+        let request = match EventRequest::parse(mask) {
+            Ok(r) => r,
+            Err(e) => return finish_sync(self, st, done, Err(e)),
+        };
+        let ready = match &st.kind {
+            Kind::Listen(l) => l.is_bound(),
+            Kind::Connection(c) => c.is_connected(),
+        };
+        match request {
+            EventRequest::Enable(mask) => {
+                if !ready {
+                    return finish_sync(self, st, done, Err(NtStatus::INVALID_DEVICE_STATE));
+                }
+                let result = st.common.events.enable(mask);
+                if result.is_ok() {
+                    if let Kind::Connection(c) = &mut st.kind {
+                        c.events_enabled(mask);
+                    }
+                }
+                finish_sync(self, st, done, result)
+            }
+            EventRequest::Disable(bit) => {
+                if let Err(e) = st.common.events.disable(bit) {
+                    return finish_sync(self, st, done, Err(e));
+                }
+                let running = st.common.running_event == bit;
+                if !running {
+                    return finish_sync(self, st, done, Ok(()));
+                }
+                match done {
+                    Some(done) => {
+                        // Queued behind the running callback: completes once it returned.
+                        st.common.complete(done, Ok(()));
+                        self.run(st);
+                        NtStatus::PENDING
+                    }
+                    None => NtStatus::EVENT_PENDING,
+                }
+            }
+        }
+    }
+
+    /// `WskCloseSocket`: cancels every pending operation, drops queued callbacks, waits
+    /// (without blocking the caller) for a running callback, then completes `done`.
+    pub(crate) fn close(self: &Arc<Self>, done: Option<Done<()>>) -> Result<()> {
+        let mut st = self.lock();
+        if st.common.closed {
+            drop(st);
+            if let Some(done) = done {
+                done(Err(NtStatus::INVALID_HANDLE));
+            }
+            return Err(NtStatus::INVALID_HANDLE);
+        }
+        st.common.closed = true;
+        // Callbacks not yet started never start; dropping them releases what they carried.
+        let dropped: Vec<Work> = {
+            let outbox = std::mem::take(&mut st.common.outbox);
+            let (events, rest): (Vec<Work>, Vec<Work>) = outbox.into_iter().partition(|w| w.event != 0);
+            st.common.outbox = rest.into();
+            events
+        };
+        let SocketState { common, kind } = &mut *st;
+        match kind {
+            Kind::Listen(l) => l.close(common),
+            Kind::Connection(c) => c.close(common),
+        }
+        let reg = Arc::clone(&self.reg);
+        let provider = Arc::clone(&self.provider);
+        let token = self.token;
+        st.common.outbox.push_back(Work {
+            event: 0,
+            run: Box::new(move || {
+                provider.remove_socket(token);
+                reg.socket_closed();
+                if let Some(done) = done {
+                    done(Ok(()));
+                }
+            }),
+        });
+        drop(st);
+        drop(dropped);
+        self.deliver(self.provider.is_reactor_thread());
+        Ok(())
+    }
+}
+
+/// Completes a call that finished synchronously: through `done` when given, and as the
+/// returned status (the IRP and the return value agree).
+fn finish_sync(
+    socket: &Arc<SocketShared>,
+    mut st: MutexGuard<'_, SocketState>,
+    done: Option<Done<()>>,
+    result: Result<()>,
+) -> NtStatus {
+    let status = match result {
+        Ok(()) => NtStatus::SUCCESS,
+        Err(e) => e,
+    };
+    if let Some(done) = done {
+        st.common.complete(done, result);
+    }
+    socket.run(st);
+    status
+}
+
+/// What every socket handle holds; dropping the last handle closes the socket.
+pub(crate) struct Handle {
+    pub(crate) shared: Arc<SocketShared>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        let _ = self.shared.close(None);
+    }
+}
+
+impl Handle {
+    pub(crate) fn new(shared: Arc<SocketShared>) -> Arc<Handle> {
+        Arc::new(Handle { shared })
+    }
+
+    /// `WskCloseSocket` as an op.
+    pub(crate) fn close(&self) -> Op<()> {
+        let (op, done) = Op::new();
+        let _ = self.shared.close(Some(done));
+        op
+    }
+
+    pub(crate) fn set_events(&self, mask: u32) -> Result<()> {
+        match self.shared.control_events(mask, None) {
+            NtStatus::SUCCESS => Ok(()),
+            e => Err(e),
+        }
+    }
+
+    pub(crate) fn disable_event(&self, bit: u32) -> Op<()> {
+        let (op, done) = Op::new();
+        self.shared.control_events(bit | wsk_core::consts::events::WSK_EVENT_DISABLE, Some(done));
+        op
+    }
+
+    pub(crate) fn disable_event_nowait(&self, bit: u32) -> NtStatus {
+        self.shared.control_events(bit | wsk_core::consts::events::WSK_EVENT_DISABLE, None)
+    }
+}
