@@ -281,3 +281,30 @@ impl RetainedIndication {
     /// Releases everything now (the same as dropping it).
     pub fn release(self) {}
 }
+
+/// An indication buffer can be sent as it is: a zero-copy echo sends what it retained,
+/// and the buffer returns to the provider when the send completes.
+impl crate::buffer::SendBuffer for IndicationBuffer {
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn region(&self, offset: usize) -> &[u8] {
+        &self.data()[offset.min(self.len)..]
+    }
+}
+
+/// A retained chain can be sent as it is (see [`IndicationBuffer`]'s `SendBuffer`).
+impl crate::buffer::SendBuffer for RetainedIndication {
+    fn len(&self) -> usize {
+        RetainedIndication::len(self)
+    }
+    fn region(&self, mut offset: usize) -> &[u8] {
+        for buf in &self.chain {
+            if offset < buf.len() {
+                return &buf.data()[offset..];
+            }
+            offset -= buf.len();
+        }
+        &[]
+    }
+}

@@ -66,6 +66,30 @@ impl<T: Send + 'static> Op<T> {
         }
     }
 
+    /// Blocks the calling thread until the operation completes or `timeout` passes;
+    /// `None` means it is still pending; the operation goes on, but its result is
+    /// discarded (call [`Op::cancel`] first to stop it).
+    pub fn wait_timeout(mut self, timeout: std::time::Duration) -> Option<Result<T>> {
+        let deadline = std::time::Instant::now() + timeout;
+        let parker = Arc::new(Parker { woken: std::sync::Mutex::new(false), cv: std::sync::Condvar::new() });
+        let waker = std::task::Waker::from(Arc::clone(&parker));
+        let mut cx = Context::from_waker(&waker);
+        loop {
+            if let Poll::Ready(r) = Pin::new(&mut self).poll(&mut cx) {
+                return Some(r);
+            }
+            let mut woken = parker.woken.lock().unwrap_or_else(|e| e.into_inner());
+            while !*woken {
+                let now = std::time::Instant::now();
+                if now >= deadline {
+                    return None;
+                }
+                woken = parker.cv.wait_timeout(woken, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+            }
+            *woken = false;
+        }
+    }
+
     /// Blocks the calling thread until the operation completes.
     ///
     /// Never call this from an event callback or a completion routine: the provider
@@ -86,5 +110,17 @@ impl<T> Future for Op<T> {
             Poll::Ready(Err(_)) => Poll::Ready(Err(NtStatus::INTERNAL_ERROR)),
             Poll::Pending => Poll::Pending,
         }
+    }
+}
+
+struct Parker {
+    woken: std::sync::Mutex<bool>,
+    cv: std::sync::Condvar,
+}
+
+impl std::task::Wake for Parker {
+    fn wake(self: Arc<Self>) {
+        *self.woken.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.cv.notify_one();
     }
 }
