@@ -115,6 +115,9 @@ pub(crate) struct ConnState {
     fin_acked: bool,
     /// After a partial or refused indication: no indications until a receive completes.
     suspended: bool,
+    /// An indication is in the client's hands: its unaccepted rest may come back and
+    /// must be consumed before anything newer, so receives wait for it.
+    indication_out: bool,
     disconnect_indicated: bool,
     failure_indicated: bool,
     backlog_due: bool,
@@ -146,6 +149,7 @@ impl ConnState {
             fin_sent: false,
             fin_acked: false,
             suspended: false,
+            indication_out: false,
             disconnect_indicated: false,
             failure_indicated: false,
             backlog_due: false,
@@ -370,6 +374,9 @@ impl ConnState {
     }
 
     fn pump_receives(&mut self, common: &mut Common) {
+        if self.indication_out {
+            return;
+        }
         while let Some(head) = self.receives.front_mut() {
             let drain = head.flags & receive::WSK_FLAG_DRAIN != 0;
             let waitall = head.flags & receive::WSK_FLAG_WAITALL != 0;
@@ -561,6 +568,7 @@ impl ConnState {
         chain: Vec<IndicationBuffer>,
     ) {
         let flags = if shared.ledger.short() { event_flags::WSK_FLAG_RELEASE_ASAP } else { 0 };
+        self.indication_out = true;
         let socket = Arc::clone(shared);
         common.event(WSK_EVENT_RECEIVE, move || {
             let mut indication = DataIndication::new(chain);
@@ -571,6 +579,7 @@ impl ConnState {
 
     /// Applies a `WskReceiveEvent` outcome: what was not taken is kept, first in line.
     fn indication_returned(&mut self, outcome: ReceiveOutcome, indication: DataIndication) -> Vec<IndicationBuffer> {
+        self.indication_out = false;
         let indicated = indication.bytes_indicated();
         let mut chain = indication.into_chain();
         let keep_from = match outcome {
