@@ -124,7 +124,7 @@ impl backend::TcpListener for HostListener {
 
     fn accept(&self) -> io::Result<(Box<dyn backend::TcpStream>, SocketAddr)> {
         let (stream, peer) = self.io.accept()?;
-        let socket = Socket::from(std::net::TcpStream::from(stream_into_std(stream)));
+        let socket = Socket::from(std::net::TcpStream::from(stream));
         Ok((Box::new(HostStream::new(socket, self.registry.try_clone()?)), peer))
     }
 
@@ -147,14 +147,6 @@ impl Drop for HostListener {
             let _ = self.registry.deregister(&mut mio::unix::SourceFd(&self.io.as_raw_fd()));
         }
     }
-}
-
-fn stream_into_std(stream: mio::net::TcpStream) -> std::net::TcpStream {
-    use std::os::fd::{FromRawFd, IntoRawFd};
-    let fd = stream.into_raw_fd();
-    // SAFETY: `fd` was just released by `into_raw_fd`, so it is an open TCP socket that
-    // nothing else owns; ownership moves into the new `TcpStream`.
-    unsafe { std::net::TcpStream::from_raw_fd(fd) }
 }
 
 struct HostStream {
@@ -247,8 +239,8 @@ impl backend::TcpStream for HostStream {
         let unread = ioctl_int(fd, libc::FIONREAD)?;
         let send_buffer = self.socket.send_buffer_size()?;
         let state = tcp_state(fd)?;
-        // TCP states from include/net/tcp_states.h: 5 FIN_WAIT2, 6 TIME_WAIT, 7 CLOSE, 9 LAST_ACK done => closed.
-        let fin_acked = matches!(state, 5 | 6 | 7) && unacked == 0;
+        // TCP states (include/net/tcp_states.h): 5 FIN_WAIT2, 6 TIME_WAIT, 7 CLOSE: our FIN was acknowledged.
+        let fin_acked = matches!(state, 5..=7) && unacked == 0;
         Ok(TcpInfo { unacked, unread, send_buffer, fin_acked })
     }
 

@@ -66,6 +66,10 @@ impl<T: Send + 'static> Op<T> {
         }
     }
 
+    /// Lets the operation run on without waiting for it; its result is discarded.
+    /// (The same as dropping the `Op`, said explicitly.)
+    pub fn detach(self) {}
+
     /// Blocks the calling thread until the operation completes or `timeout` passes;
     /// `None` means it is still pending; the operation goes on, but its result is
     /// discarded (call [`Op::cancel`] first to stop it).

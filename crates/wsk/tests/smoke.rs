@@ -39,7 +39,7 @@ impl ConnectionEvents for EchoConn {
         }
     }
     fn on_disconnect(&self, _abortive: bool) {
-        let _ = self.socket.disconnect(None, 0);
+        self.socket.disconnect(None, 0).detach();
     }
 }
 

@@ -168,10 +168,7 @@ impl SocketShared {
         if st.common.delivering {
             return;
         }
-        loop {
-            let Some(front) = st.common.outbox.front() else {
-                break;
-            };
+        while let Some(front) = st.common.outbox.front() {
             if front.event != 0 && !on_reactor {
                 // Event callbacks belong to the reactor; it takes over from here.
                 self.provider.schedule(self.token);
@@ -181,7 +178,11 @@ impl SocketShared {
             st.common.delivering = true;
             st.common.running_event = work.event;
             drop(st);
-            (work.run)();
+            // A panic in client code must not take the provider thread (or this
+            // socket's outbox) down with it: it is reported and delivery goes on.
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(work.run)).is_err() {
+                tracing::error!(socket = self.token, "a client callback or completion routine panicked");
+            }
             st = self.lock();
             st.common.delivering = false;
             st.common.running_event = 0;
