@@ -143,9 +143,23 @@ impl ProviderInner {
 ///
 /// Most programs use [`Provider::host`], the process-wide provider over the host's
 /// network stack, which [`Registration::new`](crate::Registration::new) uses.
+///
+/// The reactor thread stops when the last handle to its provider is gone (every
+/// `Provider` clone, and every registration made with it).
 #[derive(Clone)]
 pub struct Provider {
     pub(crate) inner: Arc<ProviderInner>,
+    _running: Arc<Running>,
+}
+
+/// Stops the reactor when the last [`Provider`] handle goes away.
+struct Running(Arc<ProviderInner>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.shutdown.store(true, Ordering::Release);
+        self.0.backend.wake();
+    }
 }
 
 impl Provider {
@@ -185,7 +199,7 @@ impl Provider {
         let runner = Arc::clone(&inner);
         let handle = thread::Builder::new().name("wsk-provider".into()).spawn(move || runner.run())?;
         let _ = inner.reactor.set(handle.thread().id());
-        Ok(Provider { inner })
+        Ok(Provider { _running: Arc::new(Running(Arc::clone(&inner))), inner })
     }
 
     /// Makes the provider available (or not): captures waiting for it return.
