@@ -22,7 +22,7 @@ use wsk_core::status::NtStatus;
 use super::{Common, Handle, Kind, SocketShared, SocketState};
 use crate::buffer::{copy_into, ReceiveBuffer, SendBuffer};
 use crate::callbacks::{ConnectionEvents, EventFlags, ReceiveOutcome};
-use crate::indication::{DataIndication, IndicationBuffer};
+use crate::indication::{DataIndication, IndicationBuffer, BUFFER_SIZE};
 use crate::op::{Done, Op, OpId, Result};
 use crate::registration::RegInner;
 
@@ -276,6 +276,7 @@ impl ConnState {
             }
             let Some(io) = &self.io else { return };
             let mut nodelay = false;
+            let mut offered = 0;
             let result = {
                 let mut iov: [IoSlice<'_>; MAX_IOV] = [IoSlice::new(&[]); MAX_IOV];
                 let mut n = 0;
@@ -291,6 +292,7 @@ impl ConnState {
                             break;
                         }
                         off += region.len();
+                        offered += region.len();
                         iov[n] = IoSlice::new(region);
                         n += 1;
                     }
@@ -307,6 +309,11 @@ impl ConnState {
             };
             match result {
                 Ok(mut written) => {
+                    if written < offered {
+                        // The host's send buffer is full: wait for the writable report.
+                        self.writable = false;
+                        self.backlog_due = true;
+                    }
                     while written > 0 {
                         let head = self.sends.front_mut().expect("written bytes belong to queued sends");
                         let take = (head.buf.len() - head.written).min(written);
@@ -432,11 +439,15 @@ impl ConnState {
             let Some(io) = &self.io else { return };
             let mut scratch = [0u8; 16 * 1024];
             let target: &mut [u8] = if drain { &mut scratch } else { head.buf.region(head.filled) };
+            let asked = target.len();
             match io.read(target) {
                 Ok(0) => self.read_eof = true,
                 Ok(n) => {
                     if !drain {
                         head.filled += n;
+                    }
+                    if drained(n, asked, self.peer_closed_hint) {
+                        self.readable = false;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -546,6 +557,10 @@ impl ConnState {
                 Ok(n) => {
                     buf.set_filled(n);
                     chain.push(buf);
+                    if drained(n, BUFFER_SIZE, self.peer_closed_hint) {
+                        self.readable = false;
+                        break;
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.readable = false;
@@ -668,6 +683,14 @@ impl ConnState {
         }
         self.handler = None;
     }
+}
+
+/// Whether a TCP read of `n` bytes out of `asked` emptied the host queue. With
+/// edge-triggered readiness new data raises a new report, so the extra read that would
+/// only return `WouldBlock` is skipped — except after the peer's FIN was reported, when
+/// the end of stream still has to be read.
+fn drained(n: usize, asked: usize, peer_closed: bool) -> bool {
+    n < asked && !peer_closed
 }
 
 fn complete_receive(common: &mut Common, r: PendingReceive, result: Result<usize>) {
