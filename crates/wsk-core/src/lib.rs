@@ -7,3 +7,4 @@ pub mod buf;
 pub mod consts;
 pub mod event;
 pub mod status;
+pub mod irp;

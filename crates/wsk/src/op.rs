@@ -20,8 +20,7 @@ pub type Result<T, E = NtStatus> = std::result::Result<T, E>;
 /// A completion routine: called exactly once with the operation's outcome.
 pub(crate) type Done<T> = Box<dyn FnOnce(Result<T>) + Send + 'static>;
 
-/// Identifies a pending operation within its socket, for cancellation.
-pub(crate) type OpId = u64;
+pub(crate) use wsk_core::irp::OpId;
 
 /// A started operation, awaited as a future.
 ///

@@ -23,8 +23,9 @@ use super::{Common, Handle, Kind, SocketShared, SocketState};
 use crate::buffer::{copy_into, ReceiveBuffer, SendBuffer};
 use crate::callbacks::{ConnectionEvents, EventFlags, ReceiveOutcome};
 use crate::indication::{DataIndication, IndicationBuffer, BUFFER_SIZE};
-use crate::op::{Done, Op, OpId, Result};
+use crate::op::{Done, Op, Result};
 use crate::registration::RegInner;
+use wsk_core::irp::{OpId, OpQueue};
 
 /// Most buffers one indication chain carries.
 const MAX_CHAIN: usize = 4;
@@ -34,7 +35,6 @@ const MAX_IOV: usize = 64;
 type ReceiveDone = Box<dyn FnOnce(Result<usize>, Box<dyn ReceiveBuffer>) + Send>;
 
 struct PendingSend {
-    id: OpId,
     buf: Box<dyn SendBuffer>,
     written: usize,
     nodelay: bool,
@@ -43,7 +43,6 @@ struct PendingSend {
 }
 
 struct PendingReceive {
-    id: OpId,
     buf: Box<dyn ReceiveBuffer>,
     filled: usize,
     flags: u32,
@@ -95,11 +94,13 @@ pub(crate) struct ConnState {
     remote: Option<SocketAddr>,
     handler: Option<Arc<dyn ConnectionEvents>>,
     connect: Option<(OpId, Done<()>)>,
-    sends: VecDeque<PendingSend>,
-    receives: VecDeque<PendingReceive>,
+    sends: OpQueue<PendingSend>,
+    receives: OpQueue<PendingReceive>,
     /// Data read from the host but not consumed (after a partial or refused indication).
     leftover: VecDeque<IndicationBuffer>,
     disconnect: Option<PendingDisconnect>,
+    /// The id of the send carrying a graceful disconnect's final buffer.
+    final_send: Option<OpId>,
     readable: bool,
     writable: bool,
     error_hint: bool,
@@ -135,10 +136,11 @@ impl ConnState {
             remote: None,
             handler,
             connect: None,
-            sends: VecDeque::new(),
-            receives: VecDeque::new(),
+            sends: OpQueue::default(),
+            receives: OpQueue::default(),
             leftover: VecDeque::new(),
             disconnect: None,
+            final_send: None,
             readable: false,
             writable: false,
             error_hint: false,
@@ -280,7 +282,7 @@ impl ConnState {
             let result = {
                 let mut iov: [IoSlice<'_>; MAX_IOV] = [IoSlice::new(&[]); MAX_IOV];
                 let mut n = 0;
-                'gather: for s in &self.sends {
+                'gather: for s in self.sends.iter() {
                     nodelay |= s.nodelay;
                     let mut off = s.written;
                     while off < s.buf.len() {
@@ -635,8 +637,7 @@ impl ConnState {
             common.complete(done, Err(NtStatus::CANCELLED));
             return true;
         }
-        if let Some(i) = self.sends.iter().position(|s| s.id == id) {
-            let s = self.sends.remove(i).expect("index valid");
+        if let Some(s) = self.sends.remove(id) {
             if s.written > 0 && s.written < s.buf.len() {
                 // Part of it is on the wire: the stream cannot continue coherently.
                 if let Some(io) = &self.io {
@@ -649,13 +650,15 @@ impl ConnState {
             }
             return true;
         }
-        if let Some(i) = self.receives.iter().position(|r| r.id == id) {
-            let r = self.receives.remove(i).expect("index valid");
+        if let Some(r) = self.receives.remove(id) {
             complete_receive(common, r, Err(NtStatus::CANCELLED));
             return true;
         }
         if self.disconnect.as_ref().is_some_and(|d| d.id == id) {
             let d = self.disconnect.take().expect("checked");
+            if let Some(final_send) = self.final_send.take() {
+                self.sends.remove(final_send);
+            }
             common.complete(d.done, Err(NtStatus::CANCELLED));
             return true;
         }
@@ -1008,13 +1011,10 @@ impl ConnectionSocket {
             if let Err(e) = c.check_can_send() {
                 return Err((e, done));
             }
-            c.sends.push_back(PendingSend {
+            c.sends.push(
                 id,
-                buf,
-                written: 0,
-                nodelay: flags & send::WSK_FLAG_NODELAY != 0,
-                done: Some(done),
-            });
+                PendingSend { buf, written: 0, nodelay: flags & send::WSK_FLAG_NODELAY != 0, done: Some(done) },
+            );
             Ok(())
         })
     }
@@ -1076,7 +1076,7 @@ impl ConnectionSocket {
                         e
                     } else {
                         let id = common.next_id();
-                        c.receives.push_back(PendingReceive { id, buf, filled: 0, flags, done });
+                        c.receives.push(id, PendingReceive { buf, filled: 0, flags, done });
                         shared.run(st);
                         return Some(id);
                     }
@@ -1132,7 +1132,9 @@ impl ConnectionSocket {
             }
             c.send_closed = true;
             if let Some(buf) = final_data {
-                c.sends.push_back(PendingSend { id, buf, written: 0, nodelay: false, done: None });
+                // The final buffer is a send of its own, cancelled with the disconnect.
+                c.final_send = Some(common.next_id());
+                c.sends.push(c.final_send.unwrap(), PendingSend { buf, written: 0, nodelay: false, done: None });
             }
             c.disconnect = Some(PendingDisconnect { id, done, backoff_ms: 1 });
             Ok(())

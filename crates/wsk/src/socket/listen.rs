@@ -2,7 +2,6 @@
 //! connections are taken by pending `WskAccept` operations first (FIFO), else offered
 //! to `WskAcceptEvent`; with neither, they wait in the host's backlog.
 
-use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,11 +13,11 @@ use wsk_core::status::NtStatus;
 
 use super::{Common, ConnectionSocket, Handle, Kind, SocketShared};
 use crate::callbacks::{AcceptOutcome, Accepted, ConnectionEvents, ListenEvents};
-use crate::op::{Done, Op, OpId, Result};
+use crate::op::{Done, Op, Result};
 use crate::registration::RegInner;
+use wsk_core::irp::{OpId, OpQueue};
 
 struct PendingAccept {
-    id: OpId,
     events: Option<Arc<dyn ConnectionEvents>>,
     done: Done<Accepted>,
 }
@@ -29,7 +28,7 @@ pub(crate) struct ListenState {
     io: Option<Box<dyn TcpListener>>,
     local: Option<SocketAddr>,
     handler: Option<Arc<dyn ListenEvents>>,
-    accepts: VecDeque<PendingAccept>,
+    accepts: OpQueue<PendingAccept>,
     readable: bool,
     /// Set when the host listener failed for good.
     dead: Option<NtStatus>,
@@ -80,32 +79,32 @@ impl ListenState {
         if !self.accepts.is_empty() || !common.events.is_enabled(WSK_EVENT_ACCEPT) || common.event_in_flight() {
             return false;
         }
-        if self.dead.is_some() {
-            if self.death_indicated {
+        let (stream, remote) = loop {
+            if self.dead.is_some() {
+                if self.death_indicated {
+                    return false;
+                }
+                if !on_reactor {
+                    return true;
+                }
+                // The NULL AcceptSocket: the listener stopped working; said exactly once.
+                self.death_indicated = true;
+                common.event(WSK_EVENT_ACCEPT, move || {
+                    let _ = handler.on_accept(None);
+                });
+                return false;
+            }
+            if !self.readable {
                 return false;
             }
             if !on_reactor {
                 return true;
             }
-            self.death_indicated = true;
-            common.event(WSK_EVENT_ACCEPT, move || {
-                let _ = handler.on_accept(None);
-            });
-            return false;
-        }
-        if !self.readable {
-            return false;
-        }
-        if !on_reactor {
-            return true;
-        }
-        let accepted = self.io.as_ref().expect("bound").accept();
-        let (stream, remote) = match accepted {
-            Ok(c) => c,
-            Err(e) => {
-                self.accept_failed(&e);
-                // A failure may have killed the listener: offer the NULL indication next round.
-                return self.dead.is_some();
+            let accepted = self.io.as_ref().expect("bound").accept();
+            match accepted {
+                Ok(c) => break c,
+                // WouldBlock, a transient failure (try the next connection), or death.
+                Err(e) => self.accept_failed(&e),
             }
         };
         let local = stream.local_addr().unwrap_or(self.local.unwrap_or(self.family_of));
@@ -143,9 +142,8 @@ impl ListenState {
     }
 
     pub(crate) fn cancel(&mut self, common: &mut Common, id: OpId) -> bool {
-        match self.accepts.iter().position(|p| p.id == id) {
-            Some(i) => {
-                let p = self.accepts.remove(i).expect("index valid");
+        match self.accepts.remove(id) {
+            Some(p) => {
                 common.complete(p.done, Err(NtStatus::CANCELLED));
                 true
             }
@@ -210,7 +208,7 @@ impl ListenSocket {
             io: None,
             local: None,
             handler,
-            accepts: VecDeque::new(),
+            accepts: OpQueue::default(),
             readable: false,
             dead: None,
             death_indicated: false,
@@ -324,7 +322,7 @@ impl ListenSocket {
                     Some(status) => Some(status),
                     None => {
                         let id = common.next_id();
-                        l.accepts.push_back(PendingAccept { id, events, done });
+                        l.accepts.push(id, PendingAccept { events, done });
                         shared.run(st);
                         return Some(id);
                     }

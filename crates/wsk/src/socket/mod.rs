@@ -23,6 +23,7 @@ use crate::indication::Ledger;
 use crate::op::{Done, Op, OpId, Result};
 use crate::provider::{lock, ProviderInner};
 use crate::registration::RegInner;
+use wsk_core::irp::OpIds;
 
 pub(crate) use connection::ConnState;
 pub use connection::{ConnectionSocket, ConnectionStats, DisconnectKind};
@@ -44,7 +45,7 @@ pub(crate) struct Common {
     outbox: VecDeque<Work>,
     delivering: bool,
     pub(crate) closed: bool,
-    next_op: OpId,
+    ids: OpIds,
     pub(crate) events: EventState,
     /// The event callback running now, if any (its bit).
     running_event: u32,
@@ -52,13 +53,18 @@ pub(crate) struct Common {
 
 impl Common {
     fn new(events: EventState) -> Self {
-        Common { outbox: VecDeque::new(), delivering: false, closed: false, next_op: 1, events, running_event: 0 }
+        Common {
+            outbox: VecDeque::new(),
+            delivering: false,
+            closed: false,
+            ids: OpIds::default(),
+            events,
+            running_event: 0,
+        }
     }
 
     pub(crate) fn next_id(&mut self) -> OpId {
-        let id = self.next_op;
-        self.next_op += 1;
-        id
+        self.ids.next_id()
     }
 
     /// Queues a completion routine with its result.
