@@ -226,7 +226,11 @@ impl Registration {
         Ok(())
     }
 
-    fn begin_deregister(&self) {
+    /// The first half of `WskDeregister`, callable from any thread while others use the
+    /// registration: from now on captures fail with `STATUS_DEVICE_NOT_READY`, and
+    /// captures blocked waiting for the provider return with it. It does not wait;
+    /// [`Registration::deregister`] does.
+    pub fn begin_deregister(&self) {
         lock(&self.inner.state).deregistered = true;
         // Wake captures blocked on provider availability so they see the deregistration.
         let provider = &self.inner.provider.inner;
