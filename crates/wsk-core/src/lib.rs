@@ -6,5 +6,5 @@ pub mod backend;
 pub mod buf;
 pub mod consts;
 pub mod event;
-pub mod status;
 pub mod irp;
+pub mod status;

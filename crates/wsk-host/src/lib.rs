@@ -10,7 +10,7 @@
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use mio::{Events, Interest, Poll, Registry, Waker};
@@ -23,7 +23,9 @@ const WAKE_TOKEN: mio::Token = mio::Token(usize::MAX);
 /// The Linux backend: one epoll instance.
 pub struct HostBackend {
     poll: Mutex<(Poll, Events)>,
-    registry: Registry,
+    /// One registry shared by every socket: cloning a mio `Registry` duplicates the
+    /// epoll descriptor, which would cost a descriptor per socket.
+    registry: Arc<Registry>,
     waker: Waker,
 }
 
@@ -34,13 +36,9 @@ impl HostBackend {
     /// Whatever `epoll_create1` or `eventfd` report (for example `EMFILE`).
     pub fn new() -> io::Result<Self> {
         let poll = Poll::new()?;
-        let registry = poll.registry().try_clone()?;
+        let registry = Arc::new(poll.registry().try_clone()?);
         let waker = Waker::new(poll.registry(), WAKE_TOKEN)?;
         Ok(HostBackend { poll: Mutex::new((poll, Events::with_capacity(1024))), registry, waker })
-    }
-
-    fn registry(&self) -> io::Result<Registry> {
-        self.registry.try_clone()
     }
 }
 
@@ -64,7 +62,7 @@ impl backend::Backend for HostBackend {
         socket.bind(&SockAddr::from(addr))?;
         socket.listen(options.backlog.min(i32::MAX as u32) as i32)?;
         let listener = mio::net::TcpListener::from_std(std::net::TcpListener::from(socket));
-        Ok(Box::new(HostListener { io: listener, registry: self.registry()?, registered: OnceLock::new() }))
+        Ok(Box::new(HostListener { io: listener, registry: Arc::clone(&self.registry), registered: OnceLock::new() }))
     }
 
     fn tcp_socket(&self, family_of: &SocketAddr) -> io::Result<Box<dyn backend::TcpStream>> {
@@ -73,7 +71,7 @@ impl backend::Backend for HostBackend {
             // Windows connection sockets of AF_INET6 are IPv6-only unless told otherwise.
             socket.set_only_v6(true)?;
         }
-        Ok(Box::new(HostStream::new(socket, self.registry()?)))
+        Ok(Box::new(HostStream::new(socket, Arc::clone(&self.registry))))
     }
 
     fn poll(&self, out: &mut Vec<(Token, Readiness)>, timeout: Option<Duration>) -> io::Result<()> {
@@ -110,7 +108,7 @@ impl backend::Backend for HostBackend {
 
 struct HostListener {
     io: mio::net::TcpListener,
-    registry: Registry,
+    registry: Arc<Registry>,
     registered: OnceLock<()>,
 }
 
@@ -125,7 +123,7 @@ impl backend::TcpListener for HostListener {
     fn accept(&self) -> io::Result<(Box<dyn backend::TcpStream>, SocketAddr)> {
         let (stream, peer) = self.io.accept()?;
         let socket = Socket::from(std::net::TcpStream::from(stream));
-        Ok((Box::new(HostStream::new(socket, self.registry.try_clone()?)), peer))
+        Ok((Box::new(HostStream::new(socket, Arc::clone(&self.registry))), peer))
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -151,12 +149,12 @@ impl Drop for HostListener {
 
 struct HostStream {
     socket: Socket,
-    registry: Registry,
+    registry: Arc<Registry>,
     registered: OnceLock<()>,
 }
 
 impl HostStream {
-    fn new(socket: Socket, registry: Registry) -> Self {
+    fn new(socket: Socket, registry: Arc<Registry>) -> Self {
         HostStream { socket, registry, registered: OnceLock::new() }
     }
 }

@@ -6,12 +6,12 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Weak};
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex, Weak};
+use std::task::{Context, Poll, Waker};
 
-use futures_channel::oneshot;
 use wsk_core::status::NtStatus;
 
+use crate::provider::lock;
 use crate::socket::SocketShared;
 
 /// The result of a WSK operation: its value, or the NTSTATUS it failed with.
@@ -22,33 +22,100 @@ pub(crate) type Done<T> = Box<dyn FnOnce(Result<T>) + Send + 'static>;
 
 pub(crate) use wsk_core::irp::OpId;
 
-/// A started operation, awaited as a future.
+/// Where an operation's outcome goes: kept for a poller, or handed to a routine.
+enum Slot<T> {
+    /// Not completed; the waker of the task awaiting it, if any.
+    Waiting(Option<Waker>),
+    /// Completed, not yet taken.
+    Ready(Result<T>),
+    /// Not completed; this routine takes the outcome (see [`Op::then`]).
+    Routine(Done<T>),
+    /// The outcome was taken.
+    Taken,
+}
+
+/// The provider's end of an operation: completing it is `IoCompleteRequest`.
+/// Dropped without completing (a provider bug), it reports `STATUS_INTERNAL_ERROR`
+/// rather than leaving the caller waiting forever.
+struct Completer<T> {
+    slot: Option<Arc<Mutex<Slot<T>>>>,
+}
+
+impl<T> Completer<T> {
+    fn complete(&mut self, result: Result<T>) {
+        let Some(slot) = self.slot.take() else { return };
+        let mut state = lock(&slot);
+        match std::mem::replace(&mut *state, Slot::Taken) {
+            Slot::Routine(routine) => {
+                drop(state);
+                routine(result);
+            }
+            Slot::Waiting(waker) => {
+                *state = Slot::Ready(result);
+                drop(state);
+                if let Some(waker) = waker {
+                    waker.wake();
+                }
+            }
+            // Completed twice cannot happen: `slot` was taken above.
+            other @ (Slot::Ready(_) | Slot::Taken) => *state = other,
+        }
+    }
+}
+
+impl<T> Drop for Completer<T> {
+    fn drop(&mut self) {
+        if self.slot.is_some() {
+            self.complete(Err(NtStatus::INTERNAL_ERROR));
+        }
+    }
+}
+
+/// A started operation: a future of its outcome, or a completion routine ([`Op::then`]).
 ///
 /// The operation runs whether or not the `Op` is polled: like an IRP, it is in
 /// progress from the call that returned it. Dropping an `Op` does **not** cancel the
 /// operation (its result is discarded); call [`Op::cancel`] for `IoCancelIrp`.
 /// Works under any executor (tokio, `futures::executor`, or [`Op::wait`]).
-#[must_use = "an Op carries the operation's result; await it, wait() on it, or drop it explicitly"]
+#[must_use = "an Op carries the operation's result: await it, wait() on it, then() it, or detach() it"]
 pub struct Op<T> {
-    rx: oneshot::Receiver<Result<T>>,
+    slot: Arc<Mutex<Slot<T>>>,
     cancel: Option<(Weak<SocketShared>, OpId)>,
 }
 
 impl<T: Send + 'static> Op<T> {
     /// Creates an op and the completion routine that finishes it.
     pub(crate) fn new() -> (Op<T>, Done<T>) {
-        let (tx, rx) = oneshot::channel();
-        let done: Done<T> = Box::new(move |r| {
-            let _ = tx.send(r);
-        });
-        (Op { rx, cancel: None }, done)
+        let slot = Arc::new(Mutex::new(Slot::Waiting(None)));
+        let mut completer = Completer { slot: Some(Arc::clone(&slot)) };
+        let done: Done<T> = Box::new(move |r| completer.complete(r));
+        (Op { slot, cancel: None }, done)
     }
 
     /// An op that already failed (or succeeded) synchronously.
     pub(crate) fn ready(result: Result<T>) -> Op<T> {
-        let (op, done) = Op::new();
-        done(result);
-        op
+        Op { slot: Arc::new(Mutex::new(Slot::Ready(result))), cancel: None }
+    }
+
+    /// Hands the outcome to a completion routine instead of a poller — the IRP's
+    /// `IoSetCompletionRoutine`. The routine runs once: on the thread that completes
+    /// the operation (a provider thread, in the socket's completion order, with no
+    /// provider lock held), or right here if the operation already completed.
+    pub fn then(self, routine: impl FnOnce(Result<T>) + Send + 'static) {
+        let mut state = lock(&self.slot);
+        match std::mem::replace(&mut *state, Slot::Taken) {
+            Slot::Ready(result) => {
+                drop(state);
+                routine(result);
+            }
+            Slot::Waiting(_) => *state = Slot::Routine(Box::new(routine)),
+            Slot::Taken => {
+                // The future was already polled to completion: its outcome is gone.
+                drop(state);
+                routine(Err(NtStatus::INVALID_DEVICE_REQUEST));
+            }
+            other @ Slot::Routine(_) => *state = other,
+        }
     }
 
     pub(crate) fn cancellable(mut self, socket: &Arc<SocketShared>, id: OpId) -> Self {
@@ -105,13 +172,17 @@ impl<T: Send + 'static> Op<T> {
 impl<T> Future for Op<T> {
     type Output = Result<T>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match Pin::new(&mut self.rx).poll(cx) {
-            Poll::Ready(Ok(r)) => Poll::Ready(r),
-            // The provider dropped the completion without calling it: that would break
-            // the exactly-once rule, so it is reported as an internal error, never a hang.
-            Poll::Ready(Err(_)) => Poll::Ready(Err(NtStatus::INTERNAL_ERROR)),
-            Poll::Pending => Poll::Pending,
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = lock(&self.slot);
+        match std::mem::replace(&mut *state, Slot::Taken) {
+            Slot::Ready(result) => Poll::Ready(result),
+            Slot::Waiting(_) => {
+                *state = Slot::Waiting(Some(cx.waker().clone()));
+                Poll::Pending
+            }
+            // Polled after completion (or after `then`, which consumes the Op): a misuse
+            // of the future, reported as a status rather than a hang.
+            Slot::Taken | Slot::Routine(_) => Poll::Ready(Err(NtStatus::INVALID_DEVICE_REQUEST)),
         }
     }
 }

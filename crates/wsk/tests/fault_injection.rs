@@ -109,3 +109,99 @@ fn connect_failures_map_to_their_statuses() {
         reg.deregister_timeout(WAIT).map_err(|(_, c)| c).unwrap();
     }
 }
+
+/// The host backend, except that the first `failures` accepts fail with EMFILE.
+struct ShortOfDescriptors {
+    host: wsk_host::HostBackend,
+    failures: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+struct Listener {
+    inner: Box<dyn TcpListener>,
+    failures: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Backend for ShortOfDescriptors {
+    fn tcp_listen(&self, addr: SocketAddr, options: &ListenOptions) -> io::Result<Box<dyn TcpListener>> {
+        Ok(Box::new(Listener { inner: self.host.tcp_listen(addr, options)?, failures: self.failures.clone() }))
+    }
+    fn tcp_socket(&self, family_of: &SocketAddr) -> io::Result<Box<dyn TcpStream>> {
+        self.host.tcp_socket(family_of)
+    }
+    fn poll(&self, events: &mut Vec<(Token, Readiness)>, timeout: Option<Duration>) -> io::Result<()> {
+        self.host.poll(events, timeout)
+    }
+    fn wake(&self) {
+        self.host.wake()
+    }
+}
+
+impl TcpListener for Listener {
+    fn register(&self, token: Token) -> io::Result<()> {
+        self.inner.register(token)
+    }
+    fn accept(&self) -> io::Result<(Box<dyn TcpStream>, SocketAddr)> {
+        use std::sync::atomic::Ordering;
+        if self.failures.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            return Err(io::Error::from_raw_os_error(libc::EMFILE));
+        }
+        self.inner.accept()
+    }
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+    fn set_option(&self, level: i32, name: i32, value: i32) -> io::Result<()> {
+        self.inner.set_option(level, name, value)
+    }
+    fn raw_fd(&self) -> i32 {
+        self.inner.raw_fd()
+    }
+}
+
+struct AcceptInto(std::sync::mpsc::Sender<wsk::Accepted>);
+
+impl wsk::ListenEvents for AcceptInto {
+    fn on_accept(&self, accepted: Option<wsk::Accepted>) -> wsk::AcceptOutcome {
+        match accepted {
+            Some(a) => {
+                self.0.send(a).unwrap();
+                wsk::AcceptOutcome::Accept(None)
+            }
+            None => wsk::AcceptOutcome::Reject,
+        }
+    }
+}
+
+#[test]
+fn waiting_connections_are_accepted_after_running_out_of_descriptors() {
+    // EMFILE leaves the connection in the host backlog, and epoll reports nothing new
+    // for it: the listener must look again by itself, for the accept event and for
+    // pending WskAccept operations alike.
+    for use_event in [true, false] {
+        let failures = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(3));
+        let backend = ShortOfDescriptors { host: wsk_host::HostBackend::new().unwrap(), failures: failures.clone() };
+        let provider = wsk::Provider::with_backend(Box::new(backend), true).unwrap();
+        let reg = wsk::Registration::with_provider(&provider, 0x0100).unwrap();
+        let npi = reg.capture(wsk::Wait::NoWait).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let listener = npi
+            .listen_socket("127.0.0.1:0".parse().unwrap(), Some(std::sync::Arc::new(AcceptInto(tx))))
+            .wait()
+            .unwrap();
+        listener.bind("127.0.0.1:0".parse().unwrap()).wait().unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let accepted = if use_event {
+            listener.enable_events(wsk::events::WSK_EVENT_ACCEPT).unwrap();
+            rx.recv_timeout(WAIT).expect("accepted after the failures")
+        } else {
+            listener.accept(None).wait_timeout(WAIT).expect("accepted after the failures").unwrap()
+        };
+        assert_eq!(failures.load(std::sync::atomic::Ordering::SeqCst), 0);
+        assert_eq!(accepted.remote, client.local_addr().unwrap());
+        accepted.socket.close().wait().unwrap();
+        listener.close().wait().unwrap();
+        drop(accepted);
+        drop(npi);
+        reg.deregister_timeout(WAIT).map_err(|(_, c)| c).unwrap();
+    }
+}

@@ -123,7 +123,10 @@ pub(crate) struct ConnState {
     failure_indicated: bool,
     backlog_due: bool,
     last_backlog: usize,
+    /// `TCP_NODELAY` as the client set it on the socket.
     nodelay: bool,
+    /// `TCP_NODELAY` as the host has it now (differs while NODELAY sends are written).
+    nodelay_now: bool,
 }
 
 impl ConnState {
@@ -157,6 +160,7 @@ impl ConnState {
             backlog_due: false,
             last_backlog: 0,
             nodelay: false,
+            nodelay_now: false,
         }
     }
 
@@ -299,15 +303,14 @@ impl ConnState {
                         n += 1;
                     }
                 }
-                let toggle = nodelay && !self.nodelay;
-                if toggle {
-                    let _ = io.set_nodelay(true);
+                // WSK_FLAG_NODELAY is per send; the host's TCP_NODELAY is per socket. It is
+                // switched only when the next batch needs the other setting, so a run of
+                // NODELAY sends costs no extra system calls.
+                let wanted = nodelay || self.nodelay;
+                if wanted != self.nodelay_now && io.set_nodelay(wanted).is_ok() {
+                    self.nodelay_now = wanted;
                 }
-                let r = io.write_vectored(&iov[..n]);
-                if toggle {
-                    let _ = io.set_nodelay(false);
-                }
-                r
+                io.write_vectored(&iov[..n])
             };
             match result {
                 Ok(mut written) => {
@@ -439,7 +442,8 @@ impl ConnState {
                 return;
             }
             let Some(io) = &self.io else { return };
-            let mut scratch = [0u8; 16 * 1024];
+            // Drained data is read into a throw-away buffer, made only for a drain.
+            let mut scratch = if drain { vec![0u8; 16 * 1024] } else { Vec::new() };
             let target: &mut [u8] = if drain { &mut scratch } else { head.buf.region(head.filled) };
             let asked = target.len();
             match io.read(target) {
@@ -807,13 +811,15 @@ impl ConnectionSocket {
         state.writable = true;
         state.backlog_due = events.is_enabled(WSK_EVENT_SEND_BACKLOG);
         let shared = SocketShared::open(reg, Category::Connection, Some(events), Kind::Connection(state))?;
-        {
-            let st = shared.lock();
-            if let Kind::Connection(c) = &st.kind {
-                if let Some(io) = &c.io {
-                    io.register(shared.token).map_err(|e| NtStatus::from_io_error(&e))?;
-                }
-            }
+        let registered = match &shared.lock().kind {
+            Kind::Connection(ConnState { io: Some(io), .. }) => io.register(shared.token),
+            _ => Ok(()),
+        };
+        if let Err(e) = registered {
+            // Not watched by the reactor, the socket would be useless: close it (counted
+            // by the registration already) and report why.
+            let _ = shared.close(None);
+            return Err(NtStatus::from_io_error(&e));
         }
         shared.provider.schedule(shared.token);
         Ok(ConnectionSocket { h: Handle::new(shared) })
@@ -1202,6 +1208,7 @@ impl ConnectionSocket {
             let io = c.io.as_ref().ok_or(NtStatus::INVALID_DEVICE_STATE)?;
             io.set_nodelay(on).map_err(|e| NtStatus::from_io_error(&e))?;
             c.nodelay = on;
+            c.nodelay_now = on;
             Ok(())
         })
     }

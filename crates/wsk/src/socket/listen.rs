@@ -5,6 +5,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use wsk_core::backend::{ListenOptions, Readiness, TcpListener};
 use wsk_core::consts::events::WSK_EVENT_ACCEPT;
@@ -16,6 +17,9 @@ use crate::callbacks::{AcceptOutcome, Accepted, ConnectionEvents, ListenEvents};
 use crate::op::{Done, Op, Result};
 use crate::registration::RegInner;
 use wsk_core::irp::{OpId, OpQueue};
+
+/// How long a listener waits before accepting again after running out of descriptors or memory.
+const RESOURCE_RETRY: Duration = Duration::from_millis(20);
 
 struct PendingAccept {
     events: Option<Arc<dyn ConnectionEvents>>,
@@ -33,6 +37,8 @@ pub(crate) struct ListenState {
     /// Set when the host listener failed for good.
     dead: Option<NtStatus>,
     death_indicated: bool,
+    /// An accept failed for want of resources: retry on a timer.
+    retry_later: bool,
 }
 
 impl ListenState {
@@ -49,6 +55,19 @@ impl ListenState {
     /// Moves connections to consumers. Returns whether the reactor should look (an
     /// accept event is due but this is not the reactor thread).
     pub(crate) fn drive(&mut self, shared: &Arc<SocketShared>, common: &mut Common, on_reactor: bool) -> bool {
+        let wants_reactor = self.accept_connections(shared, common, on_reactor);
+        if std::mem::take(&mut self.retry_later) {
+            shared.provider.set_timer(shared.token, Instant::now() + RESOURCE_RETRY);
+        }
+        wants_reactor
+    }
+
+    /// The accept timer fired: look at the backlog again.
+    pub(crate) fn on_timer(&mut self) {
+        self.readable = true;
+    }
+
+    fn accept_connections(&mut self, shared: &Arc<SocketShared>, common: &mut Common, on_reactor: bool) -> bool {
         if self.io.is_none() {
             return false;
         }
@@ -132,11 +151,15 @@ impl ListenState {
             _ if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
             // The peer gave up before we took the connection: try the next one.
             Some(libc_errno::ECONNABORTED) | Some(libc_errno::EPROTO) | Some(libc_errno::EPERM) => {}
-            // Out of descriptors or memory: wait for the next readiness edge.
+            // Out of descriptors or memory: epoll reports nothing new for connections
+            // already waiting, so look again after a pause (see `retry_later`).
             Some(libc_errno::EMFILE)
             | Some(libc_errno::ENFILE)
             | Some(libc_errno::ENOBUFS)
-            | Some(libc_errno::ENOMEM) => self.readable = false,
+            | Some(libc_errno::ENOMEM) => {
+                self.readable = false;
+                self.retry_later = true;
+            }
             _ => self.dead = Some(NtStatus::from_io_error(e)),
         }
     }
@@ -212,6 +235,7 @@ impl ListenSocket {
             readable: false,
             dead: None,
             death_indicated: false,
+            retry_later: false,
         };
         let shared = SocketShared::open(reg, Category::Listen, None, Kind::Listen(state))?;
         Ok(ListenSocket { h: Handle::new(shared) })

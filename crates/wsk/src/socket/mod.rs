@@ -34,6 +34,10 @@ pub(crate) use listen::ListenState;
 /// for one socket (unconsumed plus retained) before it stops reading the host socket.
 pub const DEFAULT_RECEIVE_BACKLOG: usize = 1024 * 1024;
 
+/// How many completion routines a client thread runs inline, in one call, before it
+/// hands the rest of the socket's outbox to the reactor.
+const INLINE_BUDGET: usize = 16;
+
 /// One unit of deferred client code.
 pub(crate) struct Work {
     /// The event bit whose callback this is, or 0 for a completion routine.
@@ -162,8 +166,9 @@ impl SocketShared {
     pub(crate) fn on_timer(self: &Arc<Self>) {
         let mut st = self.lock();
         let SocketState { common, kind } = &mut *st;
-        if let Kind::Connection(c) = kind {
-            c.on_timer(self, common);
+        match kind {
+            Kind::Connection(c) => c.on_timer(self, common),
+            Kind::Listen(l) => l.on_timer(),
         }
         self.run(st);
     }
@@ -174,12 +179,16 @@ impl SocketShared {
         if st.common.delivering {
             return;
         }
+        let mut budget = INLINE_BUDGET;
         while let Some(front) = st.common.outbox.front() {
-            if front.event != 0 && !on_reactor {
-                // Event callbacks belong to the reactor; it takes over from here.
+            if !on_reactor && (front.event != 0 || budget == 0) {
+                // Event callbacks belong to the reactor, and a client thread is lent only
+                // for a few completions (a routine that starts the next send from each
+                // completion would otherwise keep it forever): the reactor takes over.
                 self.provider.schedule(self.token);
                 break;
             }
+            budget = budget.saturating_sub(1);
             let work = st.common.outbox.pop_front().expect("front exists");
             st.common.delivering = true;
             st.common.running_event = work.event;
