@@ -12,6 +12,8 @@
 //! | pending, released in pieces | retains, a consumer copies in order and drops elements out of order |
 //! | pending, released from another thread | retains, every chain is released whole by another thread |
 
+mod common;
+
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc;
@@ -24,18 +26,6 @@ use wsk::{ConnectionEvents, ConnectionSocket, DataIndication, EventFlags, Receiv
 
 const TOTAL: usize = 3 * 1024 * 1024 + 12345;
 const WAIT: Duration = Duration::from_secs(30);
-
-fn pattern(len: usize) -> Vec<u8> {
-    let mut state = 0x2545_f491_u32;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            state as u8
-        })
-        .collect()
-}
 
 #[derive(Clone, Copy, Debug)]
 enum Mode {
@@ -168,7 +158,7 @@ fn run_case(mode: Mode, listen_on: &str) {
         calls: Mutex::new(0),
     });
 
-    let expected = pattern(TOTAL);
+    let expected = common::pattern(TOTAL, 7);
     let to_send = expected.clone();
     let peer = thread::spawn(move || {
         let mut s = TcpStream::connect(addr).unwrap();
