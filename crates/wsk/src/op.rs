@@ -4,10 +4,12 @@
 //! status. In Rust that completion is delivered either to a closure (the IRP's
 //! completion routine, run on a provider thread or inline) or to an [`Op`] future.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
 use wsk_core::status::NtStatus;
 
@@ -139,33 +141,75 @@ impl<T: Send + 'static> Op<T> {
     /// Blocks the calling thread until the operation completes or `timeout` passes;
     /// `None` means it is still pending; the operation goes on, but its result is
     /// discarded (call [`Op::cancel`] first to stop it).
-    pub fn wait_timeout(mut self, timeout: std::time::Duration) -> Option<Result<T>> {
-        let deadline = std::time::Instant::now() + timeout;
-        let parker = Arc::new(Parker { woken: std::sync::Mutex::new(false), cv: std::sync::Condvar::new() });
-        let waker = std::task::Waker::from(Arc::clone(&parker));
+    ///
+    /// Called from a callback or completion routine, it does not block: see [`Op::wait`].
+    pub fn wait_timeout(self, timeout: Duration) -> Option<Result<T>> {
+        self.block(Some(Instant::now() + timeout))
+    }
+
+    /// Blocks the calling thread until the operation completes.
+    ///
+    /// Callbacks and completion routines must not wait (the WSK rule): the provider
+    /// thread running them would wait for itself. Called from one, `wait` returns
+    /// `STATUS_CANT_WAIT` at once unless the operation already completed (and logs the
+    /// contract violation) instead of hanging the provider; use [`Op::then`] there.
+    pub fn wait(self) -> Result<T> {
+        self.block(None).expect("no deadline")
+    }
+
+    fn block(mut self, deadline: Option<Instant>) -> Option<Result<T>> {
+        if IN_CLIENT_CODE.with(Cell::get) > 0 {
+            let mut state = lock(&self.slot);
+            if let Slot::Ready(_) = &*state {
+                let Slot::Ready(result) = std::mem::replace(&mut *state, Slot::Taken) else { unreachable!() };
+                return Some(result);
+            }
+            tracing::error!("a callback or completion routine waited for an operation; WSK callbacks must not wait");
+            return Some(Err(NtStatus::CANT_WAIT));
+        }
+        let parker = Arc::new(Parker { woken: Mutex::new(false), cv: Condvar::new() });
+        let waker = Waker::from(Arc::clone(&parker));
         let mut cx = Context::from_waker(&waker);
         loop {
             if let Poll::Ready(r) = Pin::new(&mut self).poll(&mut cx) {
                 return Some(r);
             }
-            let mut woken = parker.woken.lock().unwrap_or_else(|e| e.into_inner());
+            let mut woken = lock(&parker.woken);
             while !*woken {
-                let now = std::time::Instant::now();
-                if now >= deadline {
-                    return None;
+                match deadline {
+                    None => woken = parker.cv.wait(woken).unwrap_or_else(|e| e.into_inner()),
+                    Some(deadline) => {
+                        let now = Instant::now();
+                        if now >= deadline {
+                            return None;
+                        }
+                        woken = parker.cv.wait_timeout(woken, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+                    }
                 }
-                woken = parker.cv.wait_timeout(woken, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
             }
             *woken = false;
         }
     }
+}
 
-    /// Blocks the calling thread until the operation completes.
-    ///
-    /// Never call this from an event callback or a completion routine: the provider
-    /// thread would wait for itself (the WSK rule "callbacks must not wait").
-    pub fn wait(self) -> Result<T> {
-        futures_executor::block_on(self)
+thread_local! {
+    /// How deep this thread is in client code the provider runs (callbacks, completion routines).
+    static IN_CLIENT_CODE: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Marks this thread as running client code for the provider, until dropped.
+pub(crate) struct ClientCode(());
+
+impl ClientCode {
+    pub(crate) fn enter() -> ClientCode {
+        IN_CLIENT_CODE.with(|c| c.set(c.get() + 1));
+        ClientCode(())
+    }
+}
+
+impl Drop for ClientCode {
+    fn drop(&mut self) {
+        IN_CLIENT_CODE.with(|c| c.set(c.get() - 1));
     }
 }
 
@@ -188,13 +232,13 @@ impl<T> Future for Op<T> {
 }
 
 struct Parker {
-    woken: std::sync::Mutex<bool>,
-    cv: std::sync::Condvar,
+    woken: Mutex<bool>,
+    cv: Condvar,
 }
 
 impl std::task::Wake for Parker {
     fn wake(self: Arc<Self>) {
-        *self.woken.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        *lock(&self.woken) = true;
         self.cv.notify_one();
     }
 }

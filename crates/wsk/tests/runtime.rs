@@ -288,3 +288,46 @@ fn socket_addresses_round_trip_through_windows_layout() {
     socket.close().wait_timeout(WAIT).unwrap().unwrap();
     fx.finish();
 }
+
+/// Waits inside its first callback, which the WSK contract forbids; then takes data.
+struct Waits {
+    socket: Mutex<Option<ConnectionSocket>>,
+    waited: AtomicBool,
+    outcome: mpsc::Sender<wsk::Result<Vec<u8>>>,
+}
+
+impl ConnectionEvents for Waits {
+    fn on_receive(&self, data: Option<&mut DataIndication>, _: EventFlags) -> ReceiveOutcome {
+        let Some(data) = data else { return ReceiveOutcome::Accepted };
+        if self.waited.swap(true, Ordering::SeqCst) {
+            let mut bytes = Vec::new();
+            data.copy_prefix_to(usize::MAX, &mut bytes);
+            self.outcome.send(Ok(bytes)).unwrap();
+            return ReceiveOutcome::Accepted;
+        }
+        let socket = self.socket.lock().unwrap().clone().unwrap();
+        // This receive cannot complete before the callback returns (the data in hand
+        // comes first): waiting for it would hang the provider.
+        let r = socket.receive(1, 0).wait();
+        self.outcome.send(r).unwrap();
+        ReceiveOutcome::NotAccepted
+    }
+}
+
+#[test]
+fn waiting_inside_a_callback_answers_cant_wait_instead_of_hanging() {
+    let fx = Fixture::new();
+    let (tx, rx) = mpsc::channel();
+    let handler = Arc::new(Waits { socket: Mutex::new(None), waited: AtomicBool::new(false), outcome: tx });
+    let (socket, mut peer) = fx.connect(Some(handler.clone()));
+    *handler.socket.lock().unwrap() = Some(socket.clone());
+    socket.enable_events(WSK_EVENT_RECEIVE).unwrap();
+    peer.write_all(b"abc").unwrap();
+    assert_eq!(rx.recv_timeout(WAIT).expect("the callback returned"), Err(NtStatus::CANT_WAIT));
+    // The receive the callback started still ran: it took the first byte once the
+    // callback returned; the rest was indicated again.
+    assert_eq!(rx.recv_timeout(WAIT).expect("re-indicated"), Ok(b"bc".to_vec()));
+    socket.close().wait_timeout(WAIT).unwrap().unwrap();
+    drop(peer);
+    fx.finish();
+}

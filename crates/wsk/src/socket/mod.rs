@@ -20,7 +20,7 @@ use wsk_core::event::{Category, EventRequest, EventState};
 use wsk_core::status::NtStatus;
 
 use crate::indication::Ledger;
-use crate::op::{Done, Op, OpId, Result};
+use crate::op::{ClientCode, Done, Op, OpId, Result};
 use crate::provider::{lock, ProviderInner};
 use crate::registration::RegInner;
 use wsk_core::irp::OpIds;
@@ -195,7 +195,10 @@ impl SocketShared {
             drop(st);
             // A panic in client code must not take the provider thread (or this
             // socket's outbox) down with it: it is reported and delivery goes on.
-            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(work.run)).is_err() {
+            let client_code = ClientCode::enter();
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work.run));
+            drop(client_code);
+            if outcome.is_err() {
                 tracing::error!(socket = self.token, "a client callback or completion routine panicked");
             }
             st = self.lock();
