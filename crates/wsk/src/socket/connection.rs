@@ -655,7 +655,10 @@ impl ConnState {
             return true;
         }
         if let Some(r) = self.receives.remove(id) {
-            complete_receive(common, r, Err(NtStatus::CANCELLED));
+            // Bytes it already took from the stream are not lost: a receive cancelled
+            // with data completes successfully with what it has.
+            let result = if r.filled > 0 { Ok(r.filled) } else { Err(NtStatus::CANCELLED) };
+            complete_receive(common, r, result);
             return true;
         }
         if self.disconnect.as_ref().is_some_and(|d| d.id == id) {
@@ -703,13 +706,7 @@ fn drained(n: usize, asked: usize, peer_closed: bool) -> bool {
 fn complete_receive(common: &mut Common, r: PendingReceive, result: Result<usize>) {
     let done = r.done;
     let buf = r.buf;
-    common.event_free(move || done(result, buf));
-}
-
-impl Common {
-    fn event_free(&mut self, run: impl FnOnce() + Send + 'static) {
-        self.outbox.push_back(super::Work { event: 0, run: Box::new(run) });
-    }
+    common.completion(move || done(result, buf));
 }
 
 impl SocketShared {
@@ -1090,7 +1087,7 @@ impl ConnectionSocket {
                 Kind::Listen(_) => NtStatus::INVALID_DEVICE_REQUEST,
             }
         };
-        st.common.event_free(move || done(Err(status), buf));
+        st.common.completion(move || done(Err(status), buf));
         shared.run(st);
         None
     }

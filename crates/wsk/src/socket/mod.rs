@@ -45,6 +45,12 @@ pub(crate) struct Work {
     run: Box<dyn FnOnce() + Send>,
 }
 
+impl Work {
+    fn completion(run: impl FnOnce() + Send + 'static) -> Work {
+        Work { event: 0, run: Box::new(run) }
+    }
+}
+
 pub(crate) struct Common {
     outbox: VecDeque<Work>,
     delivering: bool,
@@ -53,6 +59,8 @@ pub(crate) struct Common {
     pub(crate) events: EventState,
     /// The event callback running now, if any (its bit).
     running_event: u32,
+    /// The close's own completion is queued (always last in the outbox).
+    close_queued: bool,
 }
 
 impl Common {
@@ -64,6 +72,7 @@ impl Common {
             ids: OpIds::default(),
             events,
             running_event: 0,
+            close_queued: false,
         }
     }
 
@@ -73,7 +82,20 @@ impl Common {
 
     /// Queues a completion routine with its result.
     pub(crate) fn complete<T: Send + 'static>(&mut self, done: Done<T>, result: Result<T>) {
-        self.outbox.push_back(Work { event: 0, run: Box::new(move || done(result)) });
+        self.completion(move || done(result));
+    }
+
+    /// Queues a completion routine. Per WskCloseSocket, nothing of a socket completes
+    /// after its close: a call that a running callback makes while the socket closes
+    /// completes (with its error) before the close's own completion.
+    pub(crate) fn completion(&mut self, run: impl FnOnce() + Send + 'static) {
+        let work = Work::completion(run);
+        if self.close_queued {
+            let before_close = self.outbox.len().saturating_sub(1);
+            self.outbox.insert(before_close, work);
+        } else {
+            self.outbox.push_back(work);
+        }
     }
 
     /// Queues an event callback (run only on the reactor thread).
@@ -301,16 +323,14 @@ impl SocketShared {
         let reg = Arc::clone(&self.reg);
         let provider = Arc::clone(&self.provider);
         let token = self.token;
-        st.common.outbox.push_back(Work {
-            event: 0,
-            run: Box::new(move || {
-                provider.remove_socket(token);
-                reg.socket_closed();
-                if let Some(done) = done {
-                    done(Ok(()));
-                }
-            }),
-        });
+        st.common.outbox.push_back(Work::completion(move || {
+            provider.remove_socket(token);
+            reg.socket_closed();
+            if let Some(done) = done {
+                done(Ok(()));
+            }
+        }));
+        st.common.close_queued = true;
         drop(st);
         drop(dropped);
         self.deliver(self.provider.is_reactor_thread());
