@@ -126,7 +126,8 @@ impl<T: Send + 'static> Op<T> {
     }
 
     /// Cancels the operation if it is still pending (`IoCancelIrp`): it then completes
-    /// with `STATUS_CANCELLED`. Returns whether a pending operation was found.
+    /// with `STATUS_CANCELLED` — except a receive that already took bytes, which completes
+    /// successfully with them so nothing is lost. Returns whether a pending operation was found.
     pub fn cancel(&self) -> bool {
         match &self.cancel {
             Some((socket, id)) => socket.upgrade().is_some_and(|s| s.cancel(*id)),

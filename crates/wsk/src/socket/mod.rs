@@ -42,12 +42,14 @@ const INLINE_BUDGET: usize = 16;
 pub(crate) struct Work {
     /// The event bit whose callback this is, or 0 for a completion routine.
     event: u32,
+    /// This is the close's own completion.
+    close: bool,
     run: Box<dyn FnOnce() + Send>,
 }
 
 impl Work {
     fn completion(run: impl FnOnce() + Send + 'static) -> Work {
-        Work { event: 0, run: Box::new(run) }
+        Work { event: 0, close: false, run: Box::new(run) }
     }
 }
 
@@ -59,7 +61,7 @@ pub(crate) struct Common {
     pub(crate) events: EventState,
     /// The event callback running now, if any (its bit).
     running_event: u32,
-    /// The close's own completion is queued (always last in the outbox).
+    /// The close's own completion is queued and has not run yet.
     close_queued: bool,
 }
 
@@ -90,17 +92,16 @@ impl Common {
     /// completes (with its error) before the close's own completion.
     pub(crate) fn completion(&mut self, run: impl FnOnce() + Send + 'static) {
         let work = Work::completion(run);
-        if self.close_queued {
-            let before_close = self.outbox.len().saturating_sub(1);
-            self.outbox.insert(before_close, work);
-        } else {
-            self.outbox.push_back(work);
+        let close = if self.close_queued { self.outbox.iter().rposition(|w| w.close) } else { None };
+        match close {
+            Some(close) => self.outbox.insert(close, work),
+            None => self.outbox.push_back(work),
         }
     }
 
     /// Queues an event callback (run only on the reactor thread).
     pub(crate) fn event(&mut self, bit: u32, run: impl FnOnce() + Send + 'static) {
-        self.outbox.push_back(Work { event: bit, run: Box::new(run) });
+        self.outbox.push_back(Work { event: bit, close: false, run: Box::new(run) });
     }
 
     /// Whether an event callback is queued or running.
@@ -212,6 +213,9 @@ impl SocketShared {
             }
             budget = budget.saturating_sub(1);
             let work = st.common.outbox.pop_front().expect("front exists");
+            if work.close {
+                st.common.close_queued = false;
+            }
             st.common.delivering = true;
             st.common.running_event = work.event;
             drop(st);
@@ -323,13 +327,15 @@ impl SocketShared {
         let reg = Arc::clone(&self.reg);
         let provider = Arc::clone(&self.provider);
         let token = self.token;
-        st.common.outbox.push_back(Work::completion(move || {
+        let mut close = Work::completion(move || {
             provider.remove_socket(token);
             reg.socket_closed();
             if let Some(done) = done {
                 done(Ok(()));
             }
-        }));
+        });
+        close.close = true;
+        st.common.outbox.push_back(close);
         st.common.close_queued = true;
         drop(st);
         drop(dropped);
