@@ -161,9 +161,9 @@ impl<T: Send + 'static> Op<T> {
     fn block(mut self, deadline: Option<Instant>) -> Option<Result<T>> {
         if IN_CLIENT_CODE.with(Cell::get) > 0 {
             let mut state = lock(&self.slot);
-            if let Slot::Ready(_) = &*state {
-                let Slot::Ready(result) = std::mem::replace(&mut *state, Slot::Taken) else { unreachable!() };
-                return Some(result);
+            match std::mem::replace(&mut *state, Slot::Taken) {
+                Slot::Ready(result) => return Some(result),
+                other => *state = other,
             }
             tracing::error!("a callback or completion routine waited for an operation; WSK callbacks must not wait");
             return Some(Err(NtStatus::CANT_WAIT));

@@ -934,7 +934,7 @@ impl ConnectionSocket {
 
     fn connect_with(&self, remote: SocketAddr, done: Done<()>) -> Option<OpId> {
         let token = self.h.shared.token;
-        self.start(done, move |common, c, id, done| {
+        self.start(done, move |_, c, id, done| {
             if c.phase != Phase::Bound {
                 return Err((NtStatus::INVALID_DEVICE_STATE, done));
             }
@@ -942,19 +942,20 @@ impl ConnectionSocket {
                 return Err((NtStatus::INVALID_PARAMETER, done));
             }
             let io = c.io.as_ref().expect("bound sockets have a host socket");
-            let started = io.connect(remote);
-            let registered = io.register(token);
-            match (started, registered) {
-                (_, Err(e)) | (Err(e), _) if e.kind() != io::ErrorKind::WouldBlock => {
+            // `WouldBlock` is a connect in progress; either way the writable report tells.
+            let started = match io.connect(remote) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
+                other => other,
+            };
+            match started.and_then(|()| io.register(token)) {
+                Err(e) => {
                     c.phase = Phase::Failed;
                     Err((NtStatus::from_io_error(&e), done))
                 }
-                _ => {
+                Ok(()) => {
                     c.phase = Phase::Connecting;
                     c.connect = Some((id, done));
-                    // Whether it finished at once or is in progress, the writable report tells.
                     c.writable = true;
-                    let _ = common;
                     Ok(())
                 }
             }
