@@ -6,6 +6,9 @@
 //!
 //! Every failure ends with exactly one line on stderr, `wsk: ...`, and a non-zero exit
 //! status: 2 for a usage error, 1 for anything else.
+//!
+//! `WSK_LOG` turns on the provider's diagnostics on stderr, with `tracing` filter syntax
+//! (e.g. `WSK_LOG=debug`, `WSK_LOG=wsk=trace`). Unset, nothing is logged.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -91,8 +94,21 @@ impl fmt::Display for Failure {
     }
 }
 
+/// Sends the provider's `tracing` diagnostics to stderr when `WSK_LOG` asks for them.
+fn init_logging() {
+    let Ok(filter) = std::env::var("WSK_LOG") else { return };
+    match tracing_subscriber::EnvFilter::try_new(&filter) {
+        Ok(filter) => {
+            let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).init()
+        }
+        Err(e) => eprintln!("wsk: ignoring WSK_LOG={filter:?}: {e}"),
+    }
+}
+
 fn main() -> ExitCode {
     install_panic_hook();
+    init_logging();
     let outcome = parse_args().and_then(|cli| match cli.map(|cli| cli.command) {
         None => Ok(()),
         Some(Command::Demo(args)) => demo(&args),

@@ -231,6 +231,7 @@ impl ConnState {
         let (_, done) = self.connect.take().expect("connecting implies a pending connect");
         match outcome {
             Ok(peer) => {
+                tracing::debug!(local = ?self.local, %peer, "connected");
                 self.phase = Phase::Connected;
                 self.remote = Some(peer);
                 self.local = io.local_addr().ok().or(self.local);
@@ -238,6 +239,7 @@ impl ConnState {
                 common.complete(done, Ok(()));
             }
             Err(status) => {
+                tracing::debug!(%status, "connect failed");
                 self.phase = Phase::Failed;
                 common.complete(done, Err(status));
             }
@@ -249,6 +251,7 @@ impl ConnState {
         if self.failure.is_some() {
             return;
         }
+        tracing::debug!(local = ?self.local, remote = ?self.remote, %status, "connection failed");
         self.failure = Some(status);
         self.fail_sends(common, status);
         if let Some(d) = self.disconnect.take() {

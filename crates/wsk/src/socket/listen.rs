@@ -157,10 +157,15 @@ impl ListenState {
             | Some(libc_errno::ENFILE)
             | Some(libc_errno::ENOBUFS)
             | Some(libc_errno::ENOMEM) => {
+                tracing::warn!(local = ?self.local, error = %e, "accept failed for want of resources; retrying");
                 self.readable = false;
                 self.retry_later = true;
             }
-            _ => self.dead = Some(NtStatus::from_io_error(e)),
+            _ => {
+                let status = NtStatus::from_io_error(e);
+                tracing::warn!(local = ?self.local, error = %e, %status, "listening socket failed");
+                self.dead = Some(status);
+            }
         }
     }
 
@@ -300,6 +305,7 @@ impl ListenSocket {
             let io = shared.provider.backend.tcp_listen(addr, &l.options).map_err(|e| NtStatus::from_io_error(&e))?;
             io.register(shared.token).map_err(|e| NtStatus::from_io_error(&e))?;
             l.local = Some(io.local_addr().map_err(|e| NtStatus::from_io_error(&e))?);
+            tracing::debug!(socket = shared.token, local = ?l.local, "listening");
             l.io = Some(io);
             l.readable = true;
             Ok(())

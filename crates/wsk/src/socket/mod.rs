@@ -140,7 +140,7 @@ impl SocketShared {
         let statics = reg.socket_opened()?;
         let provider = Arc::clone(&reg.provider.inner);
         let events = events.unwrap_or_else(|| EventState::new(category, statics));
-        Ok(provider.clone().insert_socket(|token| {
+        let socket = provider.clone().insert_socket(|token| {
             Arc::new(SocketShared {
                 token,
                 ledger: Ledger::new(Arc::downgrade(&provider), token, DEFAULT_RECEIVE_BACKLOG),
@@ -148,7 +148,9 @@ impl SocketShared {
                 reg: Arc::clone(reg),
                 state: Mutex::new(SocketState { common: Common::new(events), kind }),
             })
-        }))
+        });
+        tracing::debug!(socket = socket.token, ?category, "socket opened");
+        Ok(socket)
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, SocketState> {
@@ -312,6 +314,7 @@ impl SocketShared {
             return Err(NtStatus::INVALID_HANDLE);
         }
         st.common.closed = true;
+        tracing::debug!(socket = self.token, "closing");
         // Callbacks not yet started never start; dropping them releases what they carried.
         let dropped: Vec<Work> = {
             let outbox = std::mem::take(&mut st.common.outbox);
