@@ -2,9 +2,9 @@
 //!
 //! Sockets are created with `socket2` (so options such as `IPV6_V6ONLY` can be set
 //! before bind), switched to non-blocking mode, and registered edge-triggered with one
-//! `mio::Poll` owned by the provider's reactor thread. Together with `wsk-ffi` this is
-//! the only place with OS-level `unsafe`: the `ioctl`s and `getsockopt`s that report
-//! queue sizes and TCP state.
+//! `mio::Poll` owned by the provider's reactor thread. It is the only crate with `unsafe`
+//! (until the C ABI arrives): the `ioctl`s and `getsockopt`s that report queue sizes and
+//! TCP state, and the `connect(AF_UNSPEC)` that resets a connection in place.
 #![deny(unsafe_op_in_unsafe_fn)]
 
 use std::io::{self, IoSlice, Read, Write};
