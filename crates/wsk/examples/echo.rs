@@ -32,9 +32,10 @@ struct Echo {
 
 impl ConnectionEvents for Echo {
     fn on_receive(&self, data: Option<&mut DataIndication>, _: EventFlags) -> ReceiveOutcome {
-        let Some(data) = data else { return ReceiveOutcome::Accepted }; // NULL: the connection died
-                                                                        // Zero copy: keep the provider's buffers (STATUS_PENDING) and send them back;
-                                                                        // they are released (WskRelease) when the send completes.
+        // NULL: the connection died.
+        let Some(data) = data else { return ReceiveOutcome::Accepted };
+        // Zero copy: keep the provider's buffers (STATUS_PENDING) and send them back;
+        // they are released (WskRelease) when the send completes.
         self.socket.send_then(Box::new(data.retain()), 0, |_| {});
         ReceiveOutcome::Retained
     }
