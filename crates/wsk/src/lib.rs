@@ -72,7 +72,7 @@ pub use indication::{DataIndication, IndicationBuffer, RetainedIndication, BUFFE
 pub use op::{Op, Result};
 pub use provider::Provider;
 pub use registration::{ProviderCharacteristics, ProviderNpi, Registration, Wait};
-pub use socket::{ConnectionSocket, ConnectionStats, DisconnectKind, ListenSocket, DEFAULT_RECEIVE_BACKLOG};
+pub use socket::{ConnectionSocket, ConnectionStats, ListenSocket, DEFAULT_RECEIVE_BACKLOG};
 pub use wsk_core::status::NtStatus;
 pub use wsk_core::{addr, backend, status};
 

@@ -66,15 +66,6 @@ enum Phase {
     Failed,
 }
 
-/// How [`ConnectionSocket::disconnect`] ends the connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DisconnectKind {
-    /// Send a FIN after all pending sends (flags 0).
-    Graceful,
-    /// Reset the connection, cancelling pending sends (`WSK_FLAG_ABORTIVE`).
-    Abortive,
-}
-
 /// Receive-memory figures of one connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionStats {

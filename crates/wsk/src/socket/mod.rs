@@ -26,7 +26,7 @@ use crate::registration::RegInner;
 use wsk_core::irp::OpIds;
 
 pub(crate) use connection::ConnState;
-pub use connection::{ConnectionSocket, ConnectionStats, DisconnectKind};
+pub use connection::{ConnectionSocket, ConnectionStats};
 pub use listen::ListenSocket;
 pub(crate) use listen::ListenState;
 
