@@ -76,7 +76,7 @@ fn close_cancels_every_pending_operation_first() {
         let (_, end) = peer_read_all(&mut peer);
         assert!(matches!(end, PeerEnd::Reset), "the peer saw {end:?}");
     });
-    finish(Arc::into_inner(reg).expect("completion routines dropped"), npi);
+    finish(sole(reg), npi);
 }
 
 #[test]

@@ -169,7 +169,7 @@ fn close_cancels_pending_accepts_before_completing() {
             "every pending accept completes, cancelled, before the close"
         );
     });
-    finish(Arc::into_inner(reg).expect("completion routines dropped"), npi);
+    finish(sole(reg), npi);
 }
 
 #[test]

@@ -1868,7 +1868,7 @@ fn call_from_callback_during_close_completes_before_the_close() {
     drop(client);
     drop(stall);
     drop(npi);
-    Arc::into_inner(reg).expect("no other registration handle").deregister_timeout(WAIT).map_err(|(_, c)| c).unwrap();
+    common::sole(reg).deregister_timeout(WAIT).map_err(|(_, c)| c).unwrap();
 }
 
 /// I2: completions of one socket run in the order their calls were made, also for calls on

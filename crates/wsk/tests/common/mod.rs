@@ -284,6 +284,14 @@ pub fn pattern(len: usize, seed: u32) -> Vec<u8> {
         .collect()
 }
 
+/// Takes back sole ownership of `shared` once the completion routines that held clones
+/// of it were dropped (a routine's captures go away just after it ran).
+#[track_caller]
+pub fn sole<T>(shared: Arc<T>) -> T {
+    wait_until("completion routines to drop their handles", || Arc::strong_count(&shared) == 1);
+    Arc::into_inner(shared).expect("no other handle")
+}
+
 /// Polls `cond` (yielding, never sleeping) until it holds; fails after [`WAIT`].
 #[track_caller]
 pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
