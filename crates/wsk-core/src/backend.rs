@@ -65,8 +65,6 @@ pub trait TcpListener: Send + Sync {
     fn accept(&self) -> io::Result<(Box<dyn TcpStream>, SocketAddr)>;
     /// The bound address.
     fn local_addr(&self) -> io::Result<SocketAddr>;
-    /// Sets an integer socket option on the host socket (level and name in host values).
-    fn set_option(&self, level: i32, name: i32, value: i32) -> io::Result<()>;
     /// The host file descriptor, for diagnostics.
     fn raw_fd(&self) -> i32;
 }
@@ -110,8 +108,6 @@ pub trait TcpStream: Send + Sync {
     fn set_nodelay(&self, on: bool) -> io::Result<()>;
     /// Queue and buffer sizes of the host connection.
     fn info(&self) -> io::Result<TcpInfo>;
-    /// Sets an integer socket option on the host socket (level and name in host values).
-    fn set_option(&self, level: i32, name: i32, value: i32) -> io::Result<()>;
     /// The host file descriptor, for diagnostics.
     fn raw_fd(&self) -> i32;
 }

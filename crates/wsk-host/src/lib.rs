@@ -130,10 +130,6 @@ impl backend::TcpListener for HostListener {
         self.io.local_addr()
     }
 
-    fn set_option(&self, level: i32, name: i32, value: i32) -> io::Result<()> {
-        set_int_option(self.io.as_raw_fd(), level, name, value)
-    }
-
     fn raw_fd(&self) -> i32 {
         self.io.as_raw_fd()
     }
@@ -242,10 +238,6 @@ impl backend::TcpStream for HostStream {
         Ok(TcpInfo { unacked, unread, send_buffer, fin_acked })
     }
 
-    fn set_option(&self, level: i32, name: i32, value: i32) -> io::Result<()> {
-        set_int_option(self.socket.as_raw_fd(), level, name, value)
-    }
-
     fn raw_fd(&self) -> i32 {
         self.socket.as_raw_fd()
     }
@@ -281,24 +273,6 @@ fn tcp_state(fd: RawFd) -> io::Result<u8> {
         return Err(io::Error::last_os_error());
     }
     Ok(info.tcpi_state)
-}
-
-fn set_int_option(fd: RawFd, level: i32, name: i32, value: i32) -> io::Result<()> {
-    let value: libc::c_int = value;
-    // SAFETY: the pointer and length describe `value`, a live c_int.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd,
-            level,
-            name,
-            &value as *const libc::c_int as *const libc::c_void,
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
 }
 
 fn disconnect_in_place(fd: RawFd) -> io::Result<()> {

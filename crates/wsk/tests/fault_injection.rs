@@ -73,9 +73,6 @@ impl TcpStream for Stream {
     fn info(&self) -> io::Result<TcpInfo> {
         self.inner.info()
     }
-    fn set_option(&self, level: i32, name: i32, value: i32) -> io::Result<()> {
-        self.inner.set_option(level, name, value)
-    }
     fn raw_fd(&self) -> i32 {
         self.inner.raw_fd()
     }
@@ -149,9 +146,6 @@ impl TcpListener for Listener {
     }
     fn local_addr(&self) -> io::Result<SocketAddr> {
         self.inner.local_addr()
-    }
-    fn set_option(&self, level: i32, name: i32, value: i32) -> io::Result<()> {
-        self.inner.set_option(level, name, value)
     }
     fn raw_fd(&self) -> i32 {
         self.inner.raw_fd()
