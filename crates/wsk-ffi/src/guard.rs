@@ -1,0 +1,30 @@
+//! The panic boundary every exported function goes through.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::abi::NTSTATUS;
+
+/// `STATUS_INTERNAL_ERROR`: what a C caller gets if libwsk itself failed (a bug).
+pub const STATUS_INTERNAL_ERROR: NTSTATUS = 0xC000_00E5_u32 as i32;
+
+/// Runs `f`; a panic inside becomes `on_panic` (logged) instead of unwinding into C.
+pub fn guard<T>(name: &'static str, on_panic: T, f: impl FnOnce() -> T) -> T {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(v) => v,
+        Err(e) => {
+            let msg = e
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| e.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            tracing::error!("libwsk: {name} failed internally: {msg}");
+            eprintln!("libwsk: internal error in {name}: {msg}");
+            on_panic
+        }
+    }
+}
+
+/// [`guard`] for functions returning an NTSTATUS.
+pub fn guard_status(name: &'static str, f: impl FnOnce() -> NTSTATUS) -> NTSTATUS {
+    guard(name, STATUS_INTERNAL_ERROR, f)
+}

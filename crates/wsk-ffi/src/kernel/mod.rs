@@ -1,0 +1,1 @@
+//! The kernel subset (filled in by the kernel work).

@@ -1,0 +1,1 @@
+//! What `wsk run` calls.

@@ -1,0 +1,1 @@
+//! The WSK provider over the Rust provider.

@@ -1,0 +1,166 @@
+//! Shared by the C-ABI tests: builds libwsk once, compiles C/C++ test programs against
+//! `include/` and the library, runs them with a time bound.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
+}
+
+/// `include/`: the Windows-named headers.
+pub fn include_dir() -> PathBuf {
+    repo().join("include")
+}
+
+/// `crates/wsk-ffi/tests/c/`: the C sources of the tests.
+pub fn c_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c")
+}
+
+/// The profile directory this test runs from (`target/debug` or `target/release`).
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>").to_path_buf()
+}
+
+/// Builds libwsk (`cargo build -p wsk-ffi`, same profile as the test) once per test
+/// binary; returns the directory holding `libwsk.so` and `libwsk.a`.
+///
+/// `cargo test` builds no cdylib for integration tests, so the test asks cargo for it;
+/// the nested build shares the target directory and is a no-op when up to date.
+pub fn libwsk_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = profile_dir();
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.args(["build", "--quiet", "-p", "wsk-ffi", "--lib"]);
+        if dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        cmd.current_dir(repo());
+        let status = cmd.status().expect("run cargo");
+        assert!(status.success(), "building libwsk failed");
+        assert!(dir.join("libwsk.so").exists(), "no libwsk.so in {}", dir.display());
+        dir
+    })
+    .clone()
+}
+
+/// The `wsk cflags` of a development tree: where the headers are and the two flags
+/// Windows code needs from gcc (16-bit `wchar_t` for `L"..."`, pool tags like 'kseW').
+pub fn cflags() -> Vec<String> {
+    vec![
+        format!("-I{}", include_dir().display()),
+        "-fshort-wchar".into(),
+        "-Wno-multichar".into(),
+        "-g".into(),
+        "-fno-omit-frame-pointer".into(),
+    ]
+}
+
+/// What to build.
+#[derive(Clone, Debug, Default)]
+pub struct CBuild {
+    /// Output name (under `target/<profile>/ctests/`).
+    pub name: String,
+    /// Sources, relative to `tests/c/` unless absolute.
+    pub sources: Vec<PathBuf>,
+    /// Compile as C++ (g++).
+    pub cxx: bool,
+    /// A shared object (a driver for `wsk run`) instead of an executable.
+    pub shared: bool,
+    /// Build with AddressSanitizer (executables only).
+    pub asan: bool,
+    /// Link against libwsk.so (`-lwsk`, with an rpath).
+    pub link_libwsk: bool,
+    /// More flags (e.g. `-Wall -Wextra -Werror`, `-DNAME=...`).
+    pub flags: Vec<String>,
+}
+
+impl CBuild {
+    pub fn new(name: &str, sources: &[&str]) -> CBuild {
+        CBuild {
+            name: name.into(),
+            sources: sources.iter().map(PathBuf::from).collect(),
+            link_libwsk: true,
+            ..CBuild::default()
+        }
+    }
+
+    /// Compiles and links; panics with the compiler's output on failure.
+    pub fn build(&self) -> PathBuf {
+        let out_dir = profile_dir().join("ctests");
+        std::fs::create_dir_all(&out_dir).expect("ctests dir");
+        let ext = if self.shared { ".so" } else { "" };
+        let out = out_dir.join(format!("{}{}", self.name, ext));
+        let mut cmd = Command::new(if self.cxx { "g++" } else { "gcc" });
+        cmd.args(cflags());
+        if self.shared {
+            cmd.args(["-shared", "-fPIC"]);
+        }
+        if self.asan {
+            cmd.args(["-fsanitize=address", "-fsanitize=undefined"]);
+        }
+        cmd.args(&self.flags);
+        for s in &self.sources {
+            cmd.arg(if s.is_absolute() { s.clone() } else { c_dir().join(s) });
+        }
+        cmd.arg("-o").arg(&out);
+        if self.link_libwsk {
+            let lib = libwsk_dir();
+            cmd.arg(format!("-L{}", lib.display()));
+            cmd.arg(format!("-Wl,-rpath,{}", lib.display()));
+            cmd.arg("-lwsk");
+        }
+        cmd.arg("-lpthread");
+        let output = cmd.output().expect("run the C compiler");
+        assert!(
+            output.status.success(),
+            "compiling {} failed:\n{:?}\n{}{}",
+            self.name,
+            cmd,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        out
+    }
+}
+
+/// Runs `cmd` to completion or kills it after `limit`; the output of a finished run.
+pub fn run_bounded(mut cmd: Command, limit: Duration) -> Output {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    // ASan: report and stop at the first error; LeakSanitizer off (libwsk keeps process-wide pools).
+    cmd.env("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0:halt_on_error=1");
+    cmd.env("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1");
+    let child = cmd.spawn().expect("spawn test program");
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let start = Instant::now();
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.expect("wait for test program"),
+        Err(_) => {
+            // SAFETY-free: kill through the command line tool to keep this file free of unsafe.
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("{:?} did not finish within {:?} (killed after {:?})", cmd, limit, start.elapsed());
+        }
+    }
+}
+
+/// Runs a test program and asserts it exited 0; returns its stdout.
+pub fn run_ok(exe: &Path, args: &[&str], limit: Duration) -> String {
+    let mut cmd = Command::new(exe);
+    cmd.args(args);
+    let out = run_bounded(cmd, limit);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{} {:?} failed ({}):\n--- stdout\n{}\n--- stderr\n{}", exe.display(), args, out.status, stdout, stderr);
+    stdout
+}
