@@ -69,7 +69,7 @@ mod socket;
 pub use buffer::{ReceiveBuffer, SendBuffer};
 pub use callbacks::{AcceptOutcome, Accepted, ConnectionEvents, EventFlags, ListenEvents, ReceiveOutcome};
 pub use indication::{DataIndication, IndicationBuffer, RetainedIndication, BUFFER_SIZE};
-pub use op::{Op, Result};
+pub use op::{in_client_code, Canceller, Op, Result};
 pub use provider::Provider;
 pub use registration::{ProviderCharacteristics, ProviderNpi, Registration, Wait};
 pub use socket::{ConnectionSocket, ConnectionStats, ListenSocket, DEFAULT_RECEIVE_BACKLOG};

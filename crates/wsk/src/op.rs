@@ -135,6 +135,13 @@ impl<T: Send + 'static> Op<T> {
         }
     }
 
+    /// A handle that cancels this operation later (`IoCancelIrp`), usable after the op
+    /// was handed to [`Op::then`]. `None` when the operation can no longer be cancelled
+    /// (it completed synchronously, or it is not cancellable).
+    pub fn canceller(&self) -> Option<Canceller> {
+        self.cancel.as_ref().map(|(socket, id)| Canceller { socket: socket.clone(), id: *id })
+    }
+
     /// Lets the operation run on without waiting for it; its result is discarded.
     /// (The same as dropping the `Op`, said explicitly.)
     pub fn detach(self) {}
@@ -191,6 +198,38 @@ impl<T: Send + 'static> Op<T> {
             *woken = false;
         }
     }
+}
+
+/// Cancels one pending operation (`IoCancelIrp`): returned by the `*_then` methods and
+/// [`Op::canceller`]. Cancelling a completed operation does nothing.
+#[derive(Clone)]
+pub struct Canceller {
+    socket: Weak<SocketShared>,
+    id: OpId,
+}
+
+impl Canceller {
+    pub(crate) fn new(socket: &Arc<SocketShared>, id: OpId) -> Canceller {
+        Canceller { socket: Arc::downgrade(socket), id }
+    }
+
+    /// Cancels the operation if it is still pending; it then completes with
+    /// `STATUS_CANCELLED` (see [`Op::cancel`]). Returns whether a pending operation was found.
+    pub fn cancel(&self) -> bool {
+        self.socket.upgrade().is_some_and(|s| s.cancel(self.id))
+    }
+}
+
+impl std::fmt::Debug for Canceller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Canceller").field("id", &self.id).finish()
+    }
+}
+
+/// Whether the calling thread is running client code for the provider (a callback or a
+/// completion routine), where waiting for a WSK operation would deadlock.
+pub fn in_client_code() -> bool {
+    IN_CLIENT_CODE.with(Cell::get) > 0
 }
 
 thread_local! {

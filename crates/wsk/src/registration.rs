@@ -198,6 +198,13 @@ impl Registration {
     /// then blocks until every socket of the registration is closed and every capture
     /// released. Must not be called from a callback or completion routine.
     pub fn deregister(self) {
+        self.deregister_shared();
+    }
+
+    /// [`Registration::deregister`] through a shared reference, for a registration other
+    /// threads hold too (a C client's `WSK_REGISTRATION`): marks it deregistered, then
+    /// blocks until every socket is closed and every capture released.
+    pub fn deregister_shared(&self) {
         self.begin_deregister();
         let mut st = lock(&self.inner.state);
         while st.sockets > 0 || st.captures > 0 {

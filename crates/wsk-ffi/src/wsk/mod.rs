@@ -1,4 +1,46 @@
-//! The WSK provider over the Rust provider: WskRegister and the dispatch tables.
+//! The WSK provider as a C library: WskRegister and the provider dispatch tables, over
+//! the Rust provider (`wsk` crate).
+//!
+//! - [`registration`]: WskRegister … WskDeregister, `PWSK_CLIENT`.
+//! - [`provider`]: `WSK_PROVIDER_DISPATCH` (WskSocket, WskSocketConnect, WskControlClient…).
+//! - [`basic`], [`listen`], [`connection`], [`datagram`]: the socket dispatch tables.
+//! - [`control`]: WskControlSocket's options and IOCTLs.
+//! - [`handle`]: `PWSK_SOCKET` handles, validated on every call.
+//! - [`irp`]: completing the client's IRP exactly once, inline or pending; cancellation.
+//! - [`buffers`]: `WSK_BUF` MDL chains and SOCKADDRs.
+//! - [`events`]: client dispatch tables (event callbacks), indication chains, WskRelease.
+//! - [`tables`]: the static dispatch tables.
+#![allow(non_snake_case, clippy::too_many_arguments)]
+
+
+pub mod basic;
+pub mod buffers;
+pub mod connection;
+pub mod control;
+pub mod datagram;
+pub mod events;
+pub mod handle;
+pub mod irp;
+mod kshim;
+pub mod listen;
+pub mod provider;
+pub mod registration;
+pub mod tables;
+
+use std::sync::Arc;
+
+use wsk_api::NtStatus;
+
+use crate::abi::{IRP, NTSTATUS, WSK_SOCKET};
+use handle::{Category, Socket};
+use irp::Irp;
+
+pub const STATUS_SUCCESS: NTSTATUS = 0;
+pub const STATUS_INVALID_PARAMETER: NTSTATUS = 0xC000_000D_u32 as i32;
+pub const STATUS_NOT_SUPPORTED: NTSTATUS = 0xC000_00BB_u32 as i32;
+pub const STATUS_NOT_IMPLEMENTED: NTSTATUS = 0xC000_0002_u32 as i32;
+pub const STATUS_BUFFER_OVERFLOW: NTSTATUS = 0x8000_0005_u32 as i32;
+pub const STATUS_BUFFER_TOO_SMALL: NTSTATUS = 0xC000_0023_u32 as i32;
 
 /// What `wsk run` reports of the WSK side when a driver unloads.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -15,5 +57,30 @@ pub struct WskLeaks {
 
 /// The WSK objects the process still holds.
 pub fn leaks() -> WskLeaks {
-    WskLeaks::default()
+    let (registrations, captures) = registration::outstanding();
+    WskLeaks { registrations, captures, sockets: handle::live(), indications: events::retained_count() }
+}
+
+/// The NTSTATUS of an operation's result.
+pub(crate) fn status_of<T>(r: &Result<T, NtStatus>) -> NTSTATUS {
+    match r {
+        Ok(_) => STATUS_SUCCESS,
+        Err(e) => e.0,
+    }
+}
+
+/// Checks the IRP (a required one: NULL is `STATUS_INVALID_PARAMETER`, nothing completed).
+pub(crate) unsafe fn with_irp(irp: *mut IRP, f: impl FnOnce(Irp) -> NTSTATUS) -> NTSTATUS {
+    match Irp::check(irp) {
+        Some(irp) => f(irp),
+        None => STATUS_INVALID_PARAMETER,
+    }
+}
+
+/// Looks the socket up for a function of `category`'s table; on failure completes the IRP.
+pub(crate) fn socket_for(irp: Irp, s: *mut WSK_SOCKET, category: Category) -> Result<(Irp, Arc<Socket>), NTSTATUS> {
+    match handle::get_as(s, category) {
+        Ok(sock) => Ok((irp, sock)),
+        Err(e) => Err(irp.fail(e)),
+    }
 }

@@ -23,7 +23,7 @@ use super::{Common, Handle, Kind, SocketShared, SocketState};
 use crate::buffer::{copy_into, ReceiveBuffer, SendBuffer};
 use crate::callbacks::{ConnectionEvents, EventFlags, ReceiveOutcome};
 use crate::indication::{DataIndication, IndicationBuffer, BUFFER_SIZE};
-use crate::op::{Done, Op, Result};
+use crate::op::{Canceller, Done, Op, Result};
 use crate::registration::RegInner;
 use wsk_core::irp::{OpId, OpQueue};
 
@@ -921,9 +921,14 @@ impl ConnectionSocket {
         }
     }
 
-    /// [`ConnectionSocket::connect`] with a completion routine.
-    pub fn connect_then(&self, remote: SocketAddr, done: impl FnOnce(Result<()>) + Send + 'static) {
-        let _ = self.connect_with(remote, Box::new(done));
+    /// [`ConnectionSocket::connect`] with a completion routine; returns a [`Canceller`]
+    /// while the connect is pending.
+    pub fn connect_then(
+        &self,
+        remote: SocketAddr,
+        done: impl FnOnce(Result<()>) + Send + 'static,
+    ) -> Option<Canceller> {
+        self.connect_with(remote, Box::new(done)).map(|id| Canceller::new(&self.h.shared, id))
     }
 
     fn connect_with(&self, remote: SocketAddr, done: Done<()>) -> Option<OpId> {
@@ -993,9 +998,15 @@ impl ConnectionSocket {
         }
     }
 
-    /// [`ConnectionSocket::send`] with a completion routine.
-    pub fn send_then(&self, data: Box<dyn SendBuffer>, flags: u32, done: impl FnOnce(Result<usize>) + Send + 'static) {
-        let _ = self.send_with(data, flags, Box::new(done));
+    /// [`ConnectionSocket::send`] with a completion routine; returns a [`Canceller`] while
+    /// the send is pending.
+    pub fn send_then(
+        &self,
+        data: Box<dyn SendBuffer>,
+        flags: u32,
+        done: impl FnOnce(Result<usize>) + Send + 'static,
+    ) -> Option<Canceller> {
+        self.send_with(data, flags, Box::new(done)).map(|id| Canceller::new(&self.h.shared, id))
     }
 
     fn send_with(&self, buf: Box<dyn SendBuffer>, flags: u32, done: Done<usize>) -> Option<OpId> {
@@ -1053,8 +1064,8 @@ impl ConnectionSocket {
         buf: Box<dyn ReceiveBuffer>,
         flags: u32,
         done: impl FnOnce(Result<usize>, Box<dyn ReceiveBuffer>) + Send + 'static,
-    ) {
-        let _ = self.receive_with(buf, flags, Box::new(done));
+    ) -> Option<Canceller> {
+        self.receive_with(buf, flags, Box::new(done)).map(|id| Canceller::new(&self.h.shared, id))
     }
 
     fn receive_with(&self, buf: Box<dyn ReceiveBuffer>, flags: u32, done: ReceiveDone) -> Option<OpId> {

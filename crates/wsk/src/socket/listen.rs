@@ -14,7 +14,7 @@ use wsk_core::status::NtStatus;
 
 use super::{Common, ConnectionSocket, Handle, Kind, SocketShared};
 use crate::callbacks::{AcceptOutcome, Accepted, ConnectionEvents, ListenEvents};
-use crate::op::{Done, Op, Result};
+use crate::op::{Canceller, Done, Op, Result};
 use crate::registration::RegInner;
 use wsk_core::irp::{OpId, OpQueue};
 
@@ -335,8 +335,8 @@ impl ListenSocket {
         &self,
         events: Option<Arc<dyn ConnectionEvents>>,
         done: impl FnOnce(Result<Accepted>) + Send + 'static,
-    ) {
-        let _ = self.accept_with(events, Box::new(done));
+    ) -> Option<Canceller> {
+        self.accept_with(events, Box::new(done)).map(|id| Canceller::new(&self.h.shared, id))
     }
 
     fn accept_with(&self, events: Option<Arc<dyn ConnectionEvents>>, done: Done<Accepted>) -> Option<OpId> {

@@ -1,0 +1,88 @@
+//! `WSK_PROVIDER_BASIC_DISPATCH` (the first two slots of every table) and
+//! WskGetLocalAddress, which every category but basic has.
+
+use crate::abi::{IRP, NTSTATUS, PVOID, SIZE_T, SOCKADDR, WSK_SOCKET};
+use crate::guard::guard_status;
+use crate::wsk::buffers::write_sockaddr;
+use crate::wsk::handle::{self, Socket};
+use crate::wsk::{status_of, with_irp, STATUS_INVALID_PARAMETER};
+
+/// `WskControlSocket`.
+pub unsafe extern "C" fn control_socket(
+    Socket: *mut WSK_SOCKET,
+    RequestType: u32,
+    ControlCode: u32,
+    Level: u32,
+    InputSize: SIZE_T,
+    InputBuffer: PVOID,
+    OutputSize: SIZE_T,
+    OutputBuffer: PVOID,
+    OutputSizeReturned: *mut SIZE_T,
+    Irp: *mut IRP,
+) -> NTSTATUS {
+    guard_status("WskControlSocket", || {
+        crate::wsk::control::control_socket(
+            Socket,
+            RequestType,
+            ControlCode,
+            Level,
+            InputSize,
+            InputBuffer,
+            OutputSize,
+            OutputBuffer,
+            OutputSizeReturned,
+            Irp,
+        )
+    })
+}
+
+/// `WskCloseSocket`: cancels and completes every pending IRP of the socket, waits for a
+/// running callback, then completes this IRP; the handle is invalid from then on.
+pub unsafe extern "C" fn close_socket(Socket: *mut WSK_SOCKET, Irp: *mut IRP) -> NTSTATUS {
+    guard_status("WskCloseSocket", || {
+        with_irp(Irp, |irp| {
+            let sock = match handle::get(Socket) {
+                Ok(s) => s,
+                Err(e) => return irp.fail(e),
+            };
+            let (call, done) = irp.begin();
+            let op = match &*sock {
+                Socket::Listen(l) => l.close(),
+                Socket::Connection(c) => c.close(),
+            };
+            drop(sock);
+            let key = Socket as usize;
+            op.then(move |r| {
+                drop(handle::remove(key as *const WSK_SOCKET));
+                done.finish(status_of(&r), 0);
+            });
+            call.returned(None)
+        })
+    })
+}
+
+/// `WskGetLocalAddress` (listen, connection, datagram and stream tables).
+pub unsafe extern "C" fn get_local_address(Socket: *mut WSK_SOCKET, LocalAddress: *mut SOCKADDR, Irp: *mut IRP) -> NTSTATUS {
+    guard_status("WskGetLocalAddress", || {
+        with_irp(Irp, |irp| {
+            let sock = match handle::get(Socket) {
+                Ok(s) => s,
+                Err(e) => return irp.fail(e),
+            };
+            if LocalAddress.is_null() {
+                return irp.fail(STATUS_INVALID_PARAMETER);
+            }
+            let addr = match &*sock {
+                Socket::Listen(l) => l.local_addr(),
+                Socket::Connection(c) => c.local_addr(),
+            };
+            match addr {
+                Ok(a) => {
+                    write_sockaddr(LocalAddress, &a);
+                    irp.complete_now(0, 0)
+                }
+                Err(e) => irp.fail(e.0),
+            }
+        })
+    })
+}

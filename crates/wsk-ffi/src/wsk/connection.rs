@@ -1,0 +1,240 @@
+//! `WSK_PROVIDER_CONNECTION_DISPATCH`: WskBind, WskConnect, WskGetRemoteAddress, WskSend,
+//! WskReceive, WskDisconnect, WskRelease, WskConnectEx, WskSendEx, WskReceiveEx.
+
+use crate::abi::{CMSGHDR, IRP, NTSTATUS, SOCKADDR, WSK_BUF, WSK_DATA_INDICATION, WSK_SOCKET};
+use crate::guard::guard_status;
+use crate::wsk::buffers::{read_sockaddr, write_sockaddr, Regions};
+use crate::wsk::handle::{self, Category, Socket};
+use crate::wsk::irp::Irp as IrpRef;
+use crate::wsk::{
+    events, socket_for, status_of, with_irp, STATUS_BUFFER_OVERFLOW, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED,
+};
+
+/// Looks up a connection socket for `f`; completes the IRP on failure.
+unsafe fn with_connection(
+    irp: *mut IRP,
+    s: *mut WSK_SOCKET,
+    f: impl FnOnce(IrpRef, &wsk_api::ConnectionSocket) -> NTSTATUS,
+) -> NTSTATUS {
+    with_irp(irp, |irp| {
+        let (irp, sock) = match socket_for(irp, s, Category::Connection) {
+            Ok(x) => x,
+            Err(st) => return st,
+        };
+        let Socket::Connection(c) = &*sock else { unreachable!("category checked") };
+        f(irp, c)
+    })
+}
+
+/// `WskBind` of a connection-oriented socket (required before `WskConnect`).
+pub unsafe extern "C" fn bind(Socket: *mut WSK_SOCKET, LocalAddress: *mut SOCKADDR, Flags: u32, Irp: *mut IRP) -> NTSTATUS {
+    guard_status("WskBind", || {
+        with_connection(Irp, Socket, |irp, c| {
+            if Flags != 0 {
+                return irp.fail(STATUS_INVALID_PARAMETER);
+            }
+            let addr = match read_sockaddr(LocalAddress) {
+                Ok(a) => a,
+                Err(e) => return irp.fail(e),
+            };
+            let (call, done) = irp.begin();
+            c.bind(addr).then(move |r| done.finish(status_of(&r), 0));
+            call.returned(None)
+        })
+    })
+}
+
+/// `WskConnect`.
+pub unsafe extern "C" fn connect(Socket: *mut WSK_SOCKET, RemoteAddress: *mut SOCKADDR, Flags: u32, Irp: *mut IRP) -> NTSTATUS {
+    guard_status("WskConnect", || {
+        with_connection(Irp, Socket, |irp, c| {
+            if Flags != 0 {
+                return irp.fail(STATUS_INVALID_PARAMETER);
+            }
+            let addr = match read_sockaddr(RemoteAddress) {
+                Ok(a) => a,
+                Err(e) => return irp.fail(e),
+            };
+            let (call, done) = irp.begin();
+            let canceller = c.connect_then(addr, move |r| done.finish(status_of(&r), 0));
+            call.returned(canceller)
+        })
+    })
+}
+
+/// `WskConnectEx`: connects, then sends `Buffer` (at most 65,535 bytes) before completing.
+pub unsafe extern "C" fn connect_ex(
+    Socket: *mut WSK_SOCKET,
+    RemoteAddress: *mut SOCKADDR,
+    Buffer: *mut WSK_BUF,
+    Flags: u32,
+    Irp: *mut IRP,
+) -> NTSTATUS {
+    guard_status("WskConnectEx", || {
+        with_connection(Irp, Socket, |irp, c| {
+            if Flags != 0 {
+                return irp.fail(STATUS_INVALID_PARAMETER);
+            }
+            let addr = match read_sockaddr(RemoteAddress) {
+                Ok(a) => a,
+                Err(e) => return irp.fail(e),
+            };
+            let first = if Buffer.is_null() {
+                None
+            } else {
+                match Regions::of(Buffer) {
+                    Ok(r) if r.total() > 65_535 => return irp.fail(STATUS_BUFFER_OVERFLOW),
+                    Ok(r) if r.total() == 0 => None,
+                    Ok(r) => Some(r),
+                    Err(e) => return irp.fail(e),
+                }
+            };
+            let (call, done) = irp.begin();
+            let socket = c.clone();
+            let canceller = c.connect_then(addr, move |r| match (r, first) {
+                (Ok(()), Some(data)) => {
+                    socket.send_then(Box::new(data), 0, move |r| done.finish(status_of(&r), 0));
+                }
+                (r, _) => done.finish(status_of(&r), 0),
+            });
+            call.returned(canceller)
+        })
+    })
+}
+
+/// `WskGetRemoteAddress`.
+pub unsafe extern "C" fn get_remote_address(Socket: *mut WSK_SOCKET, RemoteAddress: *mut SOCKADDR, Irp: *mut IRP) -> NTSTATUS {
+    guard_status("WskGetRemoteAddress", || {
+        with_connection(Irp, Socket, |irp, c| {
+            if RemoteAddress.is_null() {
+                return irp.fail(STATUS_INVALID_PARAMETER);
+            }
+            match c.remote_addr() {
+                Ok(a) => {
+                    write_sockaddr(RemoteAddress, &a);
+                    irp.complete_now(0, 0)
+                }
+                Err(e) => irp.fail(e.0),
+            }
+        })
+    })
+}
+
+/// `WskSend`: completes when the host took every byte; `Information` = bytes sent.
+pub unsafe extern "C" fn send(Socket: *mut WSK_SOCKET, Buffer: *mut WSK_BUF, Flags: u32, Irp: *mut IRP) -> NTSTATUS {
+    guard_status("WskSend", || {
+        with_connection(Irp, Socket, |irp, c| {
+            let data = match Regions::of(Buffer) {
+                Ok(r) => r,
+                Err(e) => return irp.fail(e),
+            };
+            let (call, done) = irp.begin();
+            let canceller = c.send_then(Box::new(data), Flags, move |r| match r {
+                Ok(n) => done.finish(0, n),
+                Err(e) => done.finish(e.0, 0),
+            });
+            call.returned(canceller)
+        })
+    })
+}
+
+/// `WskReceive`: `Information` = bytes received (0 once the peer closed).
+pub unsafe extern "C" fn receive(Socket: *mut WSK_SOCKET, Buffer: *mut WSK_BUF, Flags: u32, Irp: *mut IRP) -> NTSTATUS {
+    guard_status("WskReceive", || receive_into(Socket, Buffer, Flags, std::ptr::null_mut(), Irp))
+}
+
+unsafe fn receive_into(
+    s: *mut WSK_SOCKET,
+    buffer: *mut WSK_BUF,
+    flags: u32,
+    control_length: *mut u32,
+    irp: *mut IRP,
+) -> NTSTATUS {
+    with_connection(irp, s, |irp, c| {
+        let into = match Regions::of(buffer) {
+            Ok(r) => r,
+            Err(e) => return irp.fail(e),
+        };
+        let control_length = control_length as usize;
+        let (call, done) = irp.begin();
+        let canceller = c.receive_then(Box::new(into), flags, move |r, _buf| {
+            if control_length != 0 {
+                // SAFETY: the client keeps *ControlInfoLength valid until completion.
+                unsafe { *(control_length as *mut u32) = 0 };
+            }
+            match r {
+                Ok(n) => done.finish(0, n),
+                Err(e) => done.finish(e.0, 0),
+            }
+        });
+        call.returned(canceller)
+    })
+}
+
+/// `WskDisconnect`: graceful (optional final `Buffer`) or abortive (`WSK_FLAG_ABORTIVE`).
+pub unsafe extern "C" fn disconnect(Socket: *mut WSK_SOCKET, Buffer: *mut WSK_BUF, Flags: u32, Irp: *mut IRP) -> NTSTATUS {
+    guard_status("WskDisconnect", || {
+        with_connection(Irp, Socket, |irp, c| {
+            let last: Option<Box<dyn wsk_api::SendBuffer>> = if Buffer.is_null() {
+                None
+            } else {
+                match Regions::of(Buffer) {
+                    Ok(r) if r.total() == 0 => None,
+                    Ok(r) => Some(Box::new(r)),
+                    Err(e) => return irp.fail(e),
+                }
+            };
+            let (call, done) = irp.begin();
+            let op = c.disconnect(last, Flags);
+            let canceller = op.canceller();
+            op.then(move |r| done.finish(status_of(&r), 0));
+            call.returned(canceller)
+        })
+    })
+}
+
+/// `WskRelease` of a data indication list (any element or sub-chain of a retained chain).
+pub unsafe extern "C" fn release(Socket: *mut WSK_SOCKET, DataIndication: *mut WSK_DATA_INDICATION) -> NTSTATUS {
+    guard_status("WskRelease", || match handle::get_as(Socket, Category::Connection) {
+        Ok(_) => events::release(DataIndication),
+        Err(e) => e,
+    })
+}
+
+/// `WskSendEx`: `WskSend` with control information (none supported yet: control data
+/// gets `STATUS_NOT_SUPPORTED`).
+pub unsafe extern "C" fn send_ex(
+    Socket: *mut WSK_SOCKET,
+    Buffer: *mut WSK_BUF,
+    Flags: u32,
+    ControlInfoLength: u32,
+    ControlInfo: *mut CMSGHDR,
+    Irp: *mut IRP,
+) -> NTSTATUS {
+    if ControlInfoLength != 0 || !ControlInfo.is_null() {
+        return guard_status("WskSendEx", || {
+            with_connection(Irp, Socket, |irp, _| irp.fail(STATUS_NOT_SUPPORTED))
+        });
+    }
+    send(Socket, Buffer, Flags, Irp)
+}
+
+/// `WskReceiveEx`: `WskReceive` that also reports control information (none is ever
+/// received on TCP: `*ControlInfoLength` becomes 0). `ControlFlags` is reserved (NULL).
+pub unsafe extern "C" fn receive_ex(
+    Socket: *mut WSK_SOCKET,
+    Buffer: *mut WSK_BUF,
+    Flags: u32,
+    ControlInfoLength: *mut u32,
+    ControlInfo: *mut CMSGHDR,
+    ControlFlags: *mut u32,
+    Irp: *mut IRP,
+) -> NTSTATUS {
+    let _ = ControlInfo;
+    guard_status("WskReceiveEx", || {
+        if !ControlFlags.is_null() {
+            return with_connection(Irp, Socket, |irp, _| irp.fail(STATUS_INVALID_PARAMETER));
+        }
+        receive_into(Socket, Buffer, Flags, ControlInfoLength, Irp)
+    })
+}

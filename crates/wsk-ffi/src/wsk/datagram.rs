@@ -1,0 +1,95 @@
+//! `WSK_PROVIDER_DATAGRAM_DISPATCH`, and the stream-only slots (WskBind of a stream
+//! socket, WskListen).
+//!
+//! Datagram and stream sockets arrive with the next provider issue: WskSocket refuses
+//! those categories with `STATUS_NOT_IMPLEMENTED`, so no handle can name one yet. These
+//! entries are still real: every slot of every table is filled, checks its arguments like
+//! the others, and answers a handle of another category with
+//! `STATUS_INVALID_DEVICE_REQUEST`.
+
+use crate::abi::{CMSGHDR, IRP, NTSTATUS, SOCKADDR, WSK_BUF, WSK_BUF_LIST, WSK_DATAGRAM_INDICATION, WSK_SOCKET};
+use crate::guard::guard_status;
+use crate::wsk::handle::{self, STATUS_INVALID_DEVICE_REQUEST};
+use crate::wsk::{with_irp, STATUS_INVALID_PARAMETER};
+
+/// A socket of another category than datagram/stream: the IRP completes with the answer.
+unsafe fn not_this_category(s: *mut WSK_SOCKET, irp: *mut IRP) -> NTSTATUS {
+    with_irp(irp, |irp| match handle::get(s) {
+        Ok(_) => irp.fail(STATUS_INVALID_DEVICE_REQUEST),
+        Err(e) => irp.fail(e),
+    })
+}
+
+/// `WskBind` of a datagram socket.
+pub unsafe extern "C" fn bind(Socket: *mut WSK_SOCKET, LocalAddress: *mut SOCKADDR, Flags: u32, Irp: *mut IRP) -> NTSTATUS {
+    let _ = (LocalAddress, Flags);
+    guard_status("WskBind", || not_this_category(Socket, Irp))
+}
+
+/// `WskSendTo`.
+pub unsafe extern "C" fn send_to(
+    Socket: *mut WSK_SOCKET,
+    Buffer: *mut WSK_BUF,
+    Flags: u32,
+    RemoteAddress: *mut SOCKADDR,
+    ControlInfoLength: u32,
+    ControlInfo: *mut CMSGHDR,
+    Irp: *mut IRP,
+) -> NTSTATUS {
+    let _ = (Buffer, Flags, RemoteAddress, ControlInfoLength, ControlInfo);
+    guard_status("WskSendTo", || not_this_category(Socket, Irp))
+}
+
+/// `WskReceiveFrom`.
+pub unsafe extern "C" fn receive_from(
+    Socket: *mut WSK_SOCKET,
+    Buffer: *mut WSK_BUF,
+    Flags: u32,
+    RemoteAddress: *mut SOCKADDR,
+    ControlLength: *mut u32,
+    ControlInfo: *mut CMSGHDR,
+    ControlFlags: *mut u32,
+    Irp: *mut IRP,
+) -> NTSTATUS {
+    let _ = (Buffer, Flags, RemoteAddress, ControlLength, ControlInfo, ControlFlags);
+    guard_status("WskReceiveFrom", || not_this_category(Socket, Irp))
+}
+
+/// `WskRelease` of a datagram indication list.
+pub unsafe extern "C" fn release(Socket: *mut WSK_SOCKET, DatagramIndication: *mut WSK_DATAGRAM_INDICATION) -> NTSTATUS {
+    guard_status("WskRelease", || match handle::get(Socket) {
+        Err(e) => e,
+        Ok(_) if DatagramIndication.is_null() => STATUS_INVALID_PARAMETER,
+        Ok(_) => STATUS_INVALID_DEVICE_REQUEST,
+    })
+}
+
+/// `WskSendMessages`.
+pub unsafe extern "C" fn send_messages(
+    Socket: *mut WSK_SOCKET,
+    BufferList: *mut WSK_BUF_LIST,
+    Flags: u32,
+    RemoteAddress: *mut SOCKADDR,
+    ControlInfoLength: u32,
+    ControlInfo: *mut CMSGHDR,
+    Irp: *mut IRP,
+) -> NTSTATUS {
+    let _ = (BufferList, Flags, RemoteAddress, ControlInfoLength, ControlInfo);
+    guard_status("WskSendMessages", || not_this_category(Socket, Irp))
+}
+
+/// `WskBind` of a stream socket.
+pub unsafe extern "C" fn stream_bind(
+    Socket: *mut WSK_SOCKET,
+    LocalAddress: *mut SOCKADDR,
+    Flags: u32,
+    Irp: *mut IRP,
+) -> NTSTATUS {
+    let _ = (LocalAddress, Flags);
+    guard_status("WskBind", || not_this_category(Socket, Irp))
+}
+
+/// `WskListen` (stream sockets).
+pub unsafe extern "C" fn listen(Socket: *mut WSK_SOCKET, Irp: *mut IRP) -> NTSTATUS {
+    guard_status("WskListen", || not_this_category(Socket, Irp))
+}

@@ -1,0 +1,303 @@
+//! Client dispatch tables: the Rust event traits, answered by calling C function pointers.
+//!
+//! `WskReceiveEvent` gets a chain of `WSK_DATA_INDICATION`s, one per provider receive
+//! buffer, each with one MDL describing that buffer. The elements are allocated per
+//! indication; when the client returns `STATUS_PENDING` it keeps the chain, each element
+//! takes ownership of its buffer, and `WskRelease` on any element or sub-chain (from any
+//! thread, in any order, after the client re-linked `Next` as it liked) frees exactly
+//! the elements reachable from it. Retained elements are tracked by address, so a
+//! release of a foreign or already released pointer is `STATUS_INVALID_PARAMETER` and
+//! never a dereference.
+
+use std::collections::HashSet;
+use std::ffi::c_void;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use wsk_api::{
+    AcceptOutcome, Accepted, ConnectionEvents, DataIndication, EventFlags, IndicationBuffer, ListenEvents,
+    ReceiveOutcome,
+};
+use wsk_core::consts::disconnect::WSK_FLAG_ABORTIVE;
+
+use crate::abi::{
+    MDL, NTSTATUS, PVOID, SOCKADDR, SOCKADDR_STORAGE, WSK_BUF, WSK_CLIENT_CONNECTION_DISPATCH,
+    WSK_CLIENT_LISTEN_DISPATCH, WSK_DATA_INDICATION,
+};
+use crate::wsk::buffers::write_sockaddr;
+use crate::wsk::handle::{self, Socket};
+use crate::wsk::tables;
+
+const STATUS_SUCCESS: NTSTATUS = 0;
+const STATUS_PENDING: NTSTATUS = 0x103;
+const STATUS_DATA_NOT_ACCEPTED: NTSTATUS = 0xC000_021B_u32 as i32;
+const STATUS_REQUEST_NOT_ACCEPTED: NTSTATUS = 0xC000_00D0_u32 as i32;
+const STATUS_INVALID_PARAMETER: NTSTATUS = 0xC000_000D_u32 as i32;
+
+/// One element of an indicated chain: what the client sees first, then the buffer the
+/// element owns once retained.
+#[repr(C)]
+struct Element {
+    ind: WSK_DATA_INDICATION,
+    mdl: MDL,
+    buffer: Option<IndicationBuffer>,
+}
+
+/// Addresses of retained elements not yet released.
+static RETAINED: Mutex<Option<HashSet<usize>>> = Mutex::new(None);
+
+fn retained() -> MutexGuard<'static, Option<HashSet<usize>>> {
+    RETAINED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Retained indication elements not yet released (for the leak report).
+pub fn retained_count() -> usize {
+    retained().as_ref().map_or(0, HashSet::len)
+}
+
+fn element_for(data: &[u8]) -> Box<Element> {
+    let addr = data.as_ptr() as usize;
+    let page = addr & !(crate::abi::PAGE_SIZE - 1);
+    let mut e = Box::new(Element {
+        ind: WSK_DATA_INDICATION {
+            Next: std::ptr::null_mut(),
+            Buffer: WSK_BUF { Mdl: std::ptr::null_mut(), Offset: 0, Length: data.len() },
+        },
+        mdl: MDL {
+            Next: std::ptr::null_mut(),
+            Size: std::mem::size_of::<MDL>() as i16,
+            MdlFlags: crate::abi::MDL_SOURCE_IS_NONPAGED_POOL | crate::abi::MDL_MAPPED_TO_SYSTEM_VA,
+            Process: std::ptr::null_mut(),
+            MappedSystemVa: addr as PVOID,
+            StartVa: page as PVOID,
+            ByteCount: data.len() as u32,
+            ByteOffset: (addr - page) as u32,
+        },
+        buffer: None,
+    });
+    e.ind.Buffer.Mdl = &mut e.mdl;
+    e
+}
+
+/// `WskRelease` of a data indication list.
+///
+/// # Safety
+/// `list` is NULL or a pointer the client got from a receive event (checked against the
+/// retained set before it is dereferenced).
+pub unsafe fn release(list: *mut WSK_DATA_INDICATION) -> NTSTATUS {
+    if list.is_null() {
+        return STATUS_INVALID_PARAMETER;
+    }
+    let mut p = list;
+    let mut first = true;
+    while !p.is_null() {
+        let known = retained().as_mut().is_some_and(|set| set.remove(&(p as usize)));
+        if !known {
+            return if first { STATUS_INVALID_PARAMETER } else { STATUS_SUCCESS };
+        }
+        first = false;
+        // SAFETY: `p` was a live retained element (removed from the set just now, so no
+        // other release can free it); it was made by `Box::into_raw` in `on_receive`.
+        let element = Box::from_raw(p as *mut Element);
+        p = element.ind.Next;
+        drop(element); // returns the buffer to the provider
+    }
+    STATUS_SUCCESS
+}
+
+/// A `WSK_CLIENT_CONNECTION_DISPATCH` with its socket context.
+pub struct CConnectionEvents {
+    context: usize,
+    dispatch: WSK_CLIENT_CONNECTION_DISPATCH,
+}
+
+// SAFETY: the context is the client's opaque value; the function pointers are callable
+// from any thread (callbacks run "in arbitrary thread context").
+unsafe impl Send for CConnectionEvents {}
+unsafe impl Sync for CConnectionEvents {}
+
+impl CConnectionEvents {
+    /// The adapter for a client connection dispatch table (`None` if the table is NULL).
+    ///
+    /// # Safety
+    /// `dispatch` is NULL or points to a table that stays valid while the socket lives
+    /// (it is copied, so later changes by the client are not seen).
+    pub unsafe fn new(context: PVOID, dispatch: *const WSK_CLIENT_CONNECTION_DISPATCH) -> Option<Arc<Self>> {
+        if dispatch.is_null() {
+            return None;
+        }
+        Some(Arc::new(CConnectionEvents { context: context as usize, dispatch: std::ptr::read(dispatch) }))
+    }
+
+    /// The event bits whose callback the client left NULL.
+    pub fn missing(&self) -> u32 {
+        use wsk_core::consts::events::*;
+        let mut m = 0;
+        if self.dispatch.WskReceiveEvent.is_none() {
+            m |= WSK_EVENT_RECEIVE;
+        }
+        if self.dispatch.WskDisconnectEvent.is_none() {
+            m |= WSK_EVENT_DISCONNECT;
+        }
+        if self.dispatch.WskSendBacklogEvent.is_none() {
+            m |= WSK_EVENT_SEND_BACKLOG;
+        }
+        m
+    }
+}
+
+impl ConnectionEvents for CConnectionEvents {
+    fn on_receive(&self, indication: Option<&mut DataIndication>, flags: EventFlags) -> ReceiveOutcome {
+        let Some(callback) = self.dispatch.WskReceiveEvent else { return ReceiveOutcome::Accepted };
+        let ctx = self.context as PVOID;
+        let Some(ind) = indication else {
+            let mut accepted = 0usize;
+            // SAFETY: the client's callback, called as WSK documents (NULL = connection dead).
+            unsafe { callback(ctx, flags.0, std::ptr::null_mut(), 0, &mut accepted) };
+            return ReceiveOutcome::Accepted;
+        };
+        let indicated = ind.bytes_indicated();
+        let mut elements: Vec<Box<Element>> = ind.segments().map(element_for).collect();
+        for i in (1..elements.len()).rev() {
+            let next: *mut WSK_DATA_INDICATION = &mut elements[i].ind;
+            elements[i - 1].ind.Next = next;
+        }
+        let head: *mut WSK_DATA_INDICATION = elements.first_mut().map_or(std::ptr::null_mut(), |e| &mut e.ind);
+        let mut accepted = indicated;
+        // SAFETY: the chain and its MDLs are valid for the call; the data stays put.
+        let status = unsafe { callback(ctx, flags.0, head, indicated, &mut accepted) };
+        match status {
+            STATUS_PENDING => {
+                let buffers = ind.retain().into_buffers();
+                let mut set = retained();
+                let set = set.get_or_insert_with(HashSet::new);
+                for (mut e, b) in elements.into_iter().zip(buffers) {
+                    e.buffer = Some(b);
+                    set.insert(Box::into_raw(e) as usize);
+                }
+                ReceiveOutcome::Retained
+            }
+            STATUS_DATA_NOT_ACCEPTED => ReceiveOutcome::NotAccepted,
+            STATUS_SUCCESS if accepted < indicated => ReceiveOutcome::Partial(accepted),
+            STATUS_SUCCESS => ReceiveOutcome::Accepted,
+            other => {
+                tracing::error!(
+                    status = format_args!("{:#010x}", other as u32),
+                    "WskReceiveEvent returned a status WSK does not allow (SUCCESS, PENDING, DATA_NOT_ACCEPTED); taken as SUCCESS"
+                );
+                ReceiveOutcome::Accepted
+            }
+        }
+    }
+
+    fn on_disconnect(&self, abortive: bool) {
+        if let Some(callback) = self.dispatch.WskDisconnectEvent {
+            let flags = if abortive { WSK_FLAG_ABORTIVE } else { 0 };
+            // SAFETY: the client's callback.
+            unsafe { callback(self.context as PVOID, flags) };
+        }
+    }
+
+    fn on_send_backlog(&self, ideal_backlog: usize) {
+        if let Some(callback) = self.dispatch.WskSendBacklogEvent {
+            // SAFETY: the client's callback.
+            unsafe { callback(self.context as PVOID, ideal_backlog) };
+        }
+    }
+}
+
+/// A `WSK_CLIENT_LISTEN_DISPATCH` with its socket context.
+pub struct CListenEvents {
+    context: usize,
+    dispatch: WSK_CLIENT_LISTEN_DISPATCH,
+}
+
+// SAFETY: as for CConnectionEvents.
+unsafe impl Send for CListenEvents {}
+unsafe impl Sync for CListenEvents {}
+
+impl CListenEvents {
+    /// The adapter for a client listen dispatch table (`None` if the table is NULL).
+    ///
+    /// # Safety
+    /// As for [`CConnectionEvents::new`].
+    pub unsafe fn new(context: PVOID, dispatch: *const WSK_CLIENT_LISTEN_DISPATCH) -> Option<Arc<Self>> {
+        if dispatch.is_null() {
+            return None;
+        }
+        Some(Arc::new(CListenEvents { context: context as usize, dispatch: std::ptr::read(dispatch) }))
+    }
+
+    /// Whether the client gave a WskAcceptEvent.
+    pub fn has_accept(&self) -> bool {
+        self.dispatch.WskAcceptEvent.is_some()
+    }
+}
+
+fn sockaddr_of(addr: &SocketAddr) -> SOCKADDR_STORAGE {
+    // SAFETY: SOCKADDR_STORAGE is plain bytes; all zero is valid.
+    let mut s: SOCKADDR_STORAGE = unsafe { std::mem::zeroed() };
+    // SAFETY: 128 bytes hold any SOCKADDR.
+    unsafe { write_sockaddr(&mut s as *mut SOCKADDR_STORAGE as *mut SOCKADDR, addr) };
+    s
+}
+
+impl ListenEvents for CListenEvents {
+    fn on_accept(&self, accepted: Option<Accepted>) -> AcceptOutcome {
+        let Some(callback) = self.dispatch.WskAcceptEvent else { return AcceptOutcome::Reject };
+        let ctx = self.context as PVOID;
+        let mut out_ctx: PVOID = std::ptr::null_mut();
+        let mut out_dispatch: *const WSK_CLIENT_CONNECTION_DISPATCH = std::ptr::null();
+        let Some(Accepted { socket, local, remote }) = accepted else {
+            // SAFETY: the client's callback; NULL AcceptSocket = the listener stopped working.
+            unsafe {
+                callback(
+                    ctx,
+                    0,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    &mut out_ctx,
+                    &mut out_dispatch,
+                )
+            };
+            return AcceptOutcome::Reject;
+        };
+        let handle = match handle::insert(Socket::Connection(socket), tables::connection()) {
+            Ok(h) => h,
+            Err(_) => return AcceptOutcome::Reject,
+        };
+        let mut l = sockaddr_of(&local);
+        let mut r = sockaddr_of(&remote);
+        // SAFETY: the client's callback; the addresses live for the call.
+        let status = unsafe {
+            callback(
+                ctx,
+                0,
+                &mut l as *mut SOCKADDR_STORAGE as *mut SOCKADDR,
+                &mut r as *mut SOCKADDR_STORAGE as *mut SOCKADDR,
+                handle,
+                &mut out_ctx,
+                &mut out_dispatch,
+            )
+        };
+        if status == STATUS_SUCCESS {
+            // SAFETY: the client's dispatch table (or NULL).
+            AcceptOutcome::Accept(unsafe { CConnectionEvents::new(out_ctx, out_dispatch) }
+                .map(|e| e as Arc<dyn ConnectionEvents>))
+        } else {
+            if status != STATUS_REQUEST_NOT_ACCEPTED {
+                tracing::error!(
+                    status = format_args!("{:#010x}", status as u32),
+                    "WskAcceptEvent returned a status WSK does not allow (SUCCESS, REQUEST_NOT_ACCEPTED); taken as a rejection"
+                );
+            }
+            // The provider closes the connection; the client never saw a usable handle.
+            drop(handle::remove(handle));
+            AcceptOutcome::Reject
+        }
+    }
+}
+
+/// The raw pointer type of a client context.
+pub type Context = *mut c_void;

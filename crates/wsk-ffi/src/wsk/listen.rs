@@ -1,0 +1,94 @@
+//! `WSK_PROVIDER_LISTEN_DISPATCH`: WskBind (starts listening), WskAccept, WskInspectComplete.
+
+use crate::abi::{IRP, NTSTATUS, PVOID, SOCKADDR, WSK_CLIENT_CONNECTION_DISPATCH, WSK_INSPECT_ID, WSK_SOCKET};
+use crate::guard::guard_status;
+use crate::wsk::buffers::{read_sockaddr, write_sockaddr};
+use crate::wsk::events::CConnectionEvents;
+use crate::wsk::handle::{self, Category, Socket};
+use crate::wsk::{socket_for, status_of, tables, with_irp, STATUS_INVALID_PARAMETER};
+
+/// `WskBind` of a listening socket: binds and starts listening.
+pub unsafe extern "C" fn bind(Socket: *mut WSK_SOCKET, LocalAddress: *mut SOCKADDR, Flags: u32, Irp: *mut IRP) -> NTSTATUS {
+    guard_status("WskBind", || {
+        with_irp(Irp, |irp| {
+            let (irp, sock) = match socket_for(irp, Socket, Category::Listen) {
+                Ok(x) => x,
+                Err(st) => return st,
+            };
+            let Socket::Listen(l) = &*sock else { unreachable!("category checked") };
+            if Flags != 0 {
+                return irp.fail(STATUS_INVALID_PARAMETER);
+            }
+            let addr = match read_sockaddr(LocalAddress) {
+                Ok(a) => a,
+                Err(e) => return irp.fail(e),
+            };
+            let (call, done) = irp.begin();
+            l.bind(addr).then(move |r| done.finish(status_of(&r), 0));
+            call.returned(None)
+        })
+    })
+}
+
+/// `WskAccept`: the next connection (FIFO among pending accepts); `Information` is the
+/// new socket; `LocalAddress`/`RemoteAddress` (optional) receive the addresses.
+pub unsafe extern "C" fn accept(
+    ListenSocket: *mut WSK_SOCKET,
+    Flags: u32,
+    AcceptSocketContext: PVOID,
+    AcceptSocketDispatch: *const WSK_CLIENT_CONNECTION_DISPATCH,
+    LocalAddress: *mut SOCKADDR,
+    RemoteAddress: *mut SOCKADDR,
+    Irp: *mut IRP,
+) -> NTSTATUS {
+    guard_status("WskAccept", || {
+        with_irp(Irp, |irp| {
+            let (irp, sock) = match socket_for(irp, ListenSocket, Category::Listen) {
+                Ok(x) => x,
+                Err(st) => return st,
+            };
+            let Socket::Listen(l) = &*sock else { unreachable!("category checked") };
+            if Flags != 0 {
+                return irp.fail(STATUS_INVALID_PARAMETER);
+            }
+            let events = CConnectionEvents::new(AcceptSocketContext, AcceptSocketDispatch);
+            let (local_out, remote_out) = (LocalAddress as usize, RemoteAddress as usize);
+            let (call, done) = irp.begin();
+            let canceller = l.accept_then(events.map(|e| e as _), move |r| match r {
+                Ok(accepted) => {
+                    // SAFETY: the client keeps its address buffers valid until completion.
+                    unsafe {
+                        write_sockaddr(local_out as *mut SOCKADDR, &accepted.local);
+                        write_sockaddr(remote_out as *mut SOCKADDR, &accepted.remote);
+                    }
+                    match handle::insert(Socket::Connection(accepted.socket), tables::connection()) {
+                        Ok(h) => done.finish(0, h as usize),
+                        Err(e) => done.finish(e, 0),
+                    }
+                }
+                Err(e) => done.finish(e.0, 0),
+            });
+            call.returned(canceller)
+        })
+    })
+}
+
+/// `WskInspectComplete`. Conditional accept (`SO_CONDITIONAL_ACCEPT`) is not offered yet,
+/// so no inspect request is ever pending: every ID is unknown.
+pub unsafe extern "C" fn inspect_complete(
+    ListenSocket: *mut WSK_SOCKET,
+    InspectID: *mut WSK_INSPECT_ID,
+    Action: u32,
+    Irp: *mut IRP,
+) -> NTSTATUS {
+    let _ = (InspectID, Action);
+    guard_status("WskInspectComplete", || {
+        with_irp(Irp, |irp| {
+            let (irp, _sock) = match socket_for(irp, ListenSocket, Category::Listen) {
+                Ok(x) => x,
+                Err(st) => return st,
+            };
+            irp.fail(STATUS_INVALID_PARAMETER)
+        })
+    })
+}

@@ -1,0 +1,221 @@
+//! WskRegister, WskCaptureProviderNPI, WskReleaseProviderNPI,
+//! WskQueryProviderCharacteristics, WskDeregister; `PWSK_CLIENT`.
+//!
+//! The client's `WSK_REGISTRATION` block is client memory: libwsk marks it (a magic value
+//! in `ReservedRegistrationState`) and keeps its own table from block address to the
+//! registration, so an unknown or already deregistered block is recognised without
+//! trusting its contents. `PWSK_CLIENT` is the address of the provider's per-registration
+//! client object, checked against a table of live clients on every use.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use wsk_api::{ProviderNpi, Registration, Wait};
+
+use crate::abi::{
+    NPIID, NTSTATUS, PVOID, WSK_CLIENT_DISPATCH, WSK_CLIENT_NPI, WSK_PROVIDER_CHARACTERISTICS, WSK_PROVIDER_NPI,
+    WSK_REGISTRATION,
+};
+use crate::guard::{guard, guard_status};
+
+const STATUS_SUCCESS: NTSTATUS = 0;
+const STATUS_INVALID_PARAMETER: NTSTATUS = 0xC000_000D_u32 as i32;
+pub const STATUS_INVALID_HANDLE: NTSTATUS = 0xC000_0008_u32 as i32;
+pub const STATUS_DEVICE_NOT_READY: NTSTATUS = 0xC000_00A3_u32 as i32;
+
+/// "WSKREG" + 0x0001: marks a registered `WSK_REGISTRATION` block.
+const REGISTERED_MAGIC: u64 = 0x5753_4B52_4547_0001;
+
+/// `NPI_WSK_INTERFACE_ID`, exported for C (`extern const NPIID NPI_WSK_INTERFACE_ID`).
+#[no_mangle]
+pub static NPI_WSK_INTERFACE_ID: NPIID = crate::abi::NPI_WSK_INTERFACE_ID_VALUE;
+
+/// One registration: what `PWSK_CLIENT` points to.
+pub struct Client {
+    registration: Arc<Registration>,
+    captures: Mutex<Vec<ProviderNpi>>,
+    deregistering: AtomicBool,
+    /// `WSK_CLIENT_NPI.ClientContext` (for `WskClientEvent`; no events are defined).
+    pub context: usize,
+    /// The address of the client's `WSK_REGISTRATION` block.
+    block: usize,
+}
+
+impl Client {
+    /// Runs `f` with a captured NPI of this registration: `STATUS_DEVICE_NOT_READY` while
+    /// deregistering or when nothing is captured (calls after `WskReleaseProviderNPI`).
+    pub fn with_npi<T>(&self, f: impl FnOnce(&ProviderNpi) -> T) -> Result<T, NTSTATUS> {
+        if self.deregistering.load(Ordering::Acquire) {
+            return Err(STATUS_DEVICE_NOT_READY);
+        }
+        let captures = lock(&self.captures);
+        let npi = captures.first().ok_or(STATUS_DEVICE_NOT_READY)?;
+        Ok(f(npi))
+    }
+}
+
+#[derive(Default)]
+struct Tables {
+    /// Live clients by `PWSK_CLIENT` address.
+    clients: HashMap<usize, Arc<Client>>,
+    /// Live clients by `WSK_REGISTRATION` address.
+    blocks: HashMap<usize, Arc<Client>>,
+}
+
+static TABLES: Mutex<Option<Tables>> = Mutex::new(None);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn with_tables<T>(f: impl FnOnce(&mut Tables) -> T) -> T {
+    f(lock(&TABLES).get_or_insert_with(Tables::default))
+}
+
+/// The client behind a `PWSK_CLIENT`: `STATUS_INVALID_HANDLE` for NULL or unknown ones.
+pub fn client(p: PVOID) -> Result<Arc<Client>, NTSTATUS> {
+    with_tables(|t| t.clients.get(&(p as usize)).cloned()).ok_or(STATUS_INVALID_HANDLE)
+}
+
+fn by_block(block: *mut WSK_REGISTRATION) -> Option<Arc<Client>> {
+    with_tables(|t| t.blocks.get(&(block as usize)).cloned())
+}
+
+/// Live registrations and unreleased captures (for the leak report).
+pub fn outstanding() -> (usize, usize) {
+    with_tables(|t| (t.blocks.len(), t.blocks.values().map(|c| lock(&c.captures).len()).sum()))
+}
+
+/// `WskRegister`.
+#[no_mangle]
+pub unsafe extern "C" fn WskRegister(WskClientNpi: *mut WSK_CLIENT_NPI, WskRegistration: *mut WSK_REGISTRATION) -> NTSTATUS {
+    guard_status("WskRegister", || {
+        if WskClientNpi.is_null() || WskRegistration.is_null() {
+            return STATUS_INVALID_PARAMETER;
+        }
+        let npi = std::ptr::read(WskClientNpi);
+        if npi.Dispatch.is_null() {
+            return STATUS_INVALID_PARAMETER;
+        }
+        let dispatch: WSK_CLIENT_DISPATCH = std::ptr::read(npi.Dispatch);
+        if by_block(WskRegistration).is_some() {
+            tracing::error!("WskRegister: this WSK_REGISTRATION is already registered");
+            return STATUS_INVALID_PARAMETER;
+        }
+        let registration = match Registration::with_provider(&wsk_api::Provider::host(), dispatch.Version) {
+            Ok(r) => r,
+            Err(e) => return e.0,
+        };
+        let client = Arc::new(Client {
+            registration: Arc::new(registration),
+            captures: Mutex::new(Vec::new()),
+            deregistering: AtomicBool::new(false),
+            context: npi.ClientContext as usize,
+            block: WskRegistration as usize,
+        });
+        let key = Arc::as_ptr(&client) as usize;
+        with_tables(|t| {
+            t.clients.insert(key, Arc::clone(&client));
+            t.blocks.insert(WskRegistration as usize, Arc::clone(&client));
+        });
+        (*WskRegistration).ReservedRegistrationState = REGISTERED_MAGIC;
+        (*WskRegistration).ReservedRegistrationContext = key as PVOID;
+        (*WskRegistration).ReservedRegistrationLock = 0;
+        STATUS_SUCCESS
+    })
+}
+
+/// `WskCaptureProviderNPI`: `WaitTimeout` in milliseconds, `WSK_NO_WAIT`, `WSK_INFINITE_WAIT`.
+#[no_mangle]
+pub unsafe extern "C" fn WskCaptureProviderNPI(
+    WskRegistration: *mut WSK_REGISTRATION,
+    WaitTimeout: u32,
+    WskProviderNpi: *mut WSK_PROVIDER_NPI,
+) -> NTSTATUS {
+    guard_status("WskCaptureProviderNPI", || {
+        let Some(client) = by_block(WskRegistration) else {
+            return if WskRegistration.is_null() { STATUS_INVALID_PARAMETER } else { STATUS_DEVICE_NOT_READY };
+        };
+        if WskProviderNpi.is_null() {
+            return STATUS_INVALID_PARAMETER;
+        }
+        if client.deregistering.load(Ordering::Acquire) {
+            return STATUS_DEVICE_NOT_READY;
+        }
+        match client.registration.capture(Wait::from_wsk(WaitTimeout)) {
+            Ok(npi) => {
+                lock(&client.captures).push(npi);
+                (*WskProviderNpi).Client = Arc::as_ptr(&client) as PVOID;
+                (*WskProviderNpi).Dispatch = crate::wsk::tables::provider();
+                STATUS_SUCCESS
+            }
+            Err(e) => e.0,
+        }
+    })
+}
+
+/// `WskReleaseProviderNPI`: one per successful capture.
+#[no_mangle]
+pub unsafe extern "C" fn WskReleaseProviderNPI(WskRegistration: *mut WSK_REGISTRATION) {
+    guard("WskReleaseProviderNPI", (), || {
+        let Some(client) = by_block(WskRegistration) else {
+            tracing::error!("WskReleaseProviderNPI: unknown WSK_REGISTRATION {:p}", WskRegistration);
+            return;
+        };
+        let released = lock(&client.captures).pop();
+        if released.is_none() {
+            tracing::error!("WskReleaseProviderNPI without a matching WskCaptureProviderNPI");
+        }
+    })
+}
+
+/// `WskQueryProviderCharacteristics`.
+#[no_mangle]
+pub unsafe extern "C" fn WskQueryProviderCharacteristics(
+    WskRegistration: *mut WSK_REGISTRATION,
+    WskProviderCharacteristics: *mut WSK_PROVIDER_CHARACTERISTICS,
+) -> NTSTATUS {
+    guard_status("WskQueryProviderCharacteristics", || {
+        let Some(client) = by_block(WskRegistration) else {
+            return if WskRegistration.is_null() { STATUS_INVALID_PARAMETER } else { STATUS_DEVICE_NOT_READY };
+        };
+        if WskProviderCharacteristics.is_null() {
+            return STATUS_INVALID_PARAMETER;
+        }
+        match client.registration.characteristics() {
+            Ok(c) => {
+                (*WskProviderCharacteristics).HighestVersion = c.highest_version;
+                (*WskProviderCharacteristics).LowestVersion = c.lowest_version;
+                STATUS_SUCCESS
+            }
+            Err(e) => e.0,
+        }
+    })
+}
+
+/// `WskDeregister`: blocks until every socket of the registration is closed and every
+/// capture released (captures blocked in other threads return `STATUS_DEVICE_NOT_READY`).
+#[no_mangle]
+pub unsafe extern "C" fn WskDeregister(WskRegistration: *mut WSK_REGISTRATION) {
+    guard("WskDeregister", (), || {
+        let Some(client) = by_block(WskRegistration) else {
+            tracing::error!("WskDeregister: unknown or already deregistered WSK_REGISTRATION {:p}", WskRegistration);
+            return;
+        };
+        if client.deregistering.swap(true, Ordering::AcqRel) {
+            tracing::error!("WskDeregister called twice for one registration");
+            return;
+        }
+        if wsk_api::in_client_code() {
+            tracing::error!("WskDeregister called from a callback or completion routine: it would wait for itself");
+        }
+        client.registration.deregister_shared();
+        with_tables(|t| {
+            t.clients.remove(&(Arc::as_ptr(&client) as usize));
+            t.blocks.remove(&client.block);
+        });
+        (*WskRegistration).ReservedRegistrationState = 0;
+        (*WskRegistration).ReservedRegistrationContext = std::ptr::null_mut();
+    })
+}
