@@ -46,7 +46,7 @@ pub unsafe extern "C" fn close_socket(Socket: *mut WSK_SOCKET, Irp: *mut IRP) ->
                 Err(e) => return irp.fail(e),
             };
             let (call, done) = irp.begin();
-            let op = match &*sock {
+            let op = match &sock.socket {
                 Socket::Listen(l) => l.close(),
                 Socket::Connection(c) => c.close(),
             };
@@ -72,7 +72,7 @@ pub unsafe extern "C" fn get_local_address(Socket: *mut WSK_SOCKET, LocalAddress
             if LocalAddress.is_null() {
                 return irp.fail(STATUS_INVALID_PARAMETER);
             }
-            let addr = match &*sock {
+            let addr = match &sock.socket {
                 Socket::Listen(l) => l.local_addr(),
                 Socket::Connection(c) => c.local_addr(),
             };

@@ -21,7 +21,7 @@ unsafe fn with_connection(
             Ok(x) => x,
             Err(st) => return st,
         };
-        let Socket::Connection(c) = &*sock else { unreachable!("category checked") };
+        let Socket::Connection(c) = &sock.socket else { unreachable!("category checked") };
         f(irp, c)
     })
 }

@@ -65,12 +65,12 @@ pub unsafe fn control_socket(
             if mask & WSK_EVENT_DISABLE != 0 {
                 let bit = mask & !WSK_EVENT_DISABLE;
                 let Some(irp) = irp else {
-                    return match &*sock {
+                    return match &sock.socket {
                         Socket::Listen(l) => l.disable_event_nowait(bit).0,
                         Socket::Connection(c) => c.disable_event_nowait(bit).0,
                     };
                 };
-                let op = match &*sock {
+                let op = match &sock.socket {
                     Socket::Listen(l) => l.disable_event(bit),
                     Socket::Connection(c) => c.disable_event(bit),
                 };
@@ -78,7 +78,17 @@ pub unsafe fn control_socket(
                 op.then(move |r| done.finish(status_of(&r), 0));
                 call.returned(None)
             } else {
-                let r = match &*sock {
+                // Listening sockets enable connection events for their accepted sockets,
+                // whose callbacks come from WskAcceptEvent: only WSK_EVENT_ACCEPT is checked.
+                let checked = match &sock.socket {
+                    Socket::Listen(_) => mask & wsk_core::consts::events::WSK_EVENT_ACCEPT,
+                    Socket::Connection(_) => mask,
+                };
+                if checked & sock.missing_events.load(std::sync::atomic::Ordering::Relaxed) != 0 {
+                    // The client dispatch table has no callback for this event.
+                    return finish(irp, STATUS_INVALID_PARAMETER, 0);
+                }
+                let r = match &sock.socket {
                     Socket::Listen(l) => l.enable_events(mask),
                     Socket::Connection(c) => c.enable_events(mask),
                 };
@@ -87,7 +97,7 @@ pub unsafe fn control_socket(
         }
         (_, _, SIO_WSK_QUERY_IDEAL_SEND_BACKLOG | SIO_WSK_QUERY_RECEIVE_BACKLOG) if ioctl => {
             let Some(irp) = irp else { return STATUS_INVALID_PARAMETER };
-            let Socket::Connection(c) = &*sock else { return irp.fail(STATUS_NOT_SUPPORTED) };
+            let Socket::Connection(c) = &sock.socket else { return irp.fail(STATUS_NOT_SUPPORTED) };
             if out_buf.is_null() || out_size < std::mem::size_of::<SIZE_T>() {
                 return irp.fail(STATUS_BUFFER_TOO_SMALL);
             }
@@ -108,7 +118,7 @@ pub unsafe fn control_socket(
                 Ok(v) => v != 0,
                 Err(e) => return finish(irp, e, 0),
             };
-            let r = match (&*sock, code) {
+            let r = match (&sock.socket, code) {
                 (Socket::Listen(l), IPV6_V6ONLY) => l.set_v6_only(value),
                 (Socket::Listen(l), _) => l.set_reuse_address(value),
                 (Socket::Connection(_), _) => Err(wsk_api::NtStatus(STATUS_NOT_SUPPORTED)),
@@ -120,7 +130,7 @@ pub unsafe fn control_socket(
                 Ok(v) => v != 0,
                 Err(e) => return finish(irp, e, 0),
             };
-            let r = match &*sock {
+            let r = match &sock.socket {
                 Socket::Connection(c) => c.set_nodelay(value),
                 Socket::Listen(_) => Err(wsk_api::NtStatus(STATUS_NOT_SUPPORTED)),
             };

@@ -129,6 +129,11 @@ impl CConnectionEvents {
         Some(Arc::new(CConnectionEvents { context: context as usize, dispatch: std::ptr::read(dispatch) }))
     }
 
+    /// The event bits an optional adapter has no callback for (all of them for `None`).
+    pub fn missing_of(events: &Option<Arc<Self>>) -> u32 {
+        events.as_ref().map_or(wsk_core::consts::events::CONNECTION_EVENTS, |e| e.missing())
+    }
+
     /// The event bits whose callback the client left NULL.
     pub fn missing(&self) -> u32 {
         use wsk_core::consts::events::*;
@@ -228,9 +233,12 @@ impl CListenEvents {
         Some(Arc::new(CListenEvents { context: context as usize, dispatch: std::ptr::read(dispatch) }))
     }
 
-    /// Whether the client gave a WskAcceptEvent.
-    pub fn has_accept(&self) -> bool {
-        self.dispatch.WskAcceptEvent.is_some()
+    /// The event bits an optional adapter has no callback for.
+    pub fn missing_of(events: &Option<Arc<Self>>) -> u32 {
+        match events {
+            Some(e) if e.dispatch.WskAcceptEvent.is_some() => 0,
+            _ => wsk_core::consts::events::WSK_EVENT_ACCEPT,
+        }
     }
 }
 
@@ -263,7 +271,8 @@ impl ListenEvents for CListenEvents {
             };
             return AcceptOutcome::Reject;
         };
-        let handle = match handle::insert(Socket::Connection(socket), tables::connection()) {
+        let all = wsk_core::consts::events::CONNECTION_EVENTS;
+        let handle = match handle::insert(Socket::Connection(socket), tables::connection(), all) {
             Ok(h) => h,
             Err(_) => return AcceptOutcome::Reject,
         };
@@ -283,8 +292,11 @@ impl ListenEvents for CListenEvents {
         };
         if status == STATUS_SUCCESS {
             // SAFETY: the client's dispatch table (or NULL).
-            AcceptOutcome::Accept(unsafe { CConnectionEvents::new(out_ctx, out_dispatch) }
-                .map(|e| e as Arc<dyn ConnectionEvents>))
+            let events = unsafe { CConnectionEvents::new(out_ctx, out_dispatch) };
+            if let Ok(entry) = handle::get(handle) {
+                entry.missing_events.store(CConnectionEvents::missing_of(&events), std::sync::atomic::Ordering::Relaxed);
+            }
+            AcceptOutcome::Accept(events.map(|e| e as Arc<dyn ConnectionEvents>))
         } else {
             if status != STATUS_REQUEST_NOT_ACCEPTED {
                 tracing::error!(

@@ -11,7 +11,7 @@
 
 use std::collections::VecDeque;
 use std::ffi::c_void;
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use wsk_api::{ConnectionSocket, ListenSocket};
@@ -44,11 +44,18 @@ impl Socket {
     }
 }
 
+/// A live handle's socket, and the event bits its client dispatch table has no
+/// callback for (enabling those is refused: the events would be lost).
+pub struct Entry {
+    pub socket: Socket,
+    pub missing_events: AtomicU32,
+}
+
 /// One handle: the `WSK_SOCKET` the client sees, first, then the provider's state.
 #[repr(C)]
 pub struct Slot {
     wsk: WSK_SOCKET,
-    socket: Mutex<Option<Arc<Socket>>>,
+    socket: Mutex<Option<Arc<Entry>>>,
 }
 
 // SAFETY: `wsk.Dispatch` points to a static dispatch table and is written only while the
@@ -72,8 +79,9 @@ fn arena() -> std::sync::MutexGuard<'static, Arena> {
     ARENA.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Makes a handle for `socket` with the given provider dispatch table.
-pub fn insert(socket: Socket, dispatch: *const c_void) -> Result<*mut WSK_SOCKET, NTSTATUS> {
+/// Makes a handle for `socket` with the given provider dispatch table; `missing_events`
+/// are the event bits the client has no callback for.
+pub fn insert(socket: Socket, dispatch: *const c_void, missing_events: u32) -> Result<*mut WSK_SOCKET, NTSTATUS> {
     let mut a = arena();
     if a.free.is_empty() {
         if a.chunks == MAX_CHUNKS {
@@ -91,7 +99,7 @@ pub fn insert(socket: Socket, dispatch: *const c_void) -> Result<*mut WSK_SOCKET
     let slot = a.free.pop_front().expect("a free slot");
     a.live += 1;
     drop(a);
-    *lock(slot) = Some(Arc::new(socket));
+    *lock(slot) = Some(Arc::new(Entry { socket, missing_events: AtomicU32::new(missing_events) }));
     let p = slot as *const Slot as *mut Slot;
     // SAFETY: the slot is ours (just taken off the free list); the client reads `wsk`
     // only after we return it.
@@ -99,7 +107,7 @@ pub fn insert(socket: Socket, dispatch: *const c_void) -> Result<*mut WSK_SOCKET
     Ok(p as *mut WSK_SOCKET)
 }
 
-fn lock(slot: &Slot) -> std::sync::MutexGuard<'_, Option<Arc<Socket>>> {
+fn lock(slot: &Slot) -> std::sync::MutexGuard<'_, Option<Arc<Entry>>> {
     slot.socket.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -119,16 +127,16 @@ fn find(p: *const WSK_SOCKET) -> Option<&'static Slot> {
 
 /// The socket behind a live handle: `STATUS_INVALID_HANDLE` for NULL, foreign or
 /// closed handles.
-pub fn get(p: *const WSK_SOCKET) -> Result<Arc<Socket>, NTSTATUS> {
+pub fn get(p: *const WSK_SOCKET) -> Result<Arc<Entry>, NTSTATUS> {
     let slot = find(p).ok_or(STATUS_INVALID_HANDLE)?;
     let socket = lock(slot).clone();
     socket.ok_or(STATUS_INVALID_HANDLE)
 }
 
 /// [`get`], also checking the category (`STATUS_INVALID_DEVICE_REQUEST` otherwise).
-pub fn get_as(p: *const WSK_SOCKET, category: Category) -> Result<Arc<Socket>, NTSTATUS> {
+pub fn get_as(p: *const WSK_SOCKET, category: Category) -> Result<Arc<Entry>, NTSTATUS> {
     let s = get(p)?;
-    if s.category() == category {
+    if s.socket.category() == category {
         Ok(s)
     } else {
         Err(STATUS_INVALID_DEVICE_REQUEST)
@@ -136,7 +144,7 @@ pub fn get_as(p: *const WSK_SOCKET, category: Category) -> Result<Arc<Socket>, N
 }
 
 /// Ends a handle (its close completed, or it was never handed out): later lookups fail.
-pub fn remove(p: *const WSK_SOCKET) -> Option<Arc<Socket>> {
+pub fn remove(p: *const WSK_SOCKET) -> Option<Arc<Entry>> {
     let slot = find(p)?;
     let socket = lock(slot).take()?;
     let mut a = arena();

@@ -15,7 +15,7 @@ pub unsafe extern "C" fn bind(Socket: *mut WSK_SOCKET, LocalAddress: *mut SOCKAD
                 Ok(x) => x,
                 Err(st) => return st,
             };
-            let Socket::Listen(l) = &*sock else { unreachable!("category checked") };
+            let Socket::Listen(l) = &sock.socket else { unreachable!("category checked") };
             if Flags != 0 {
                 return irp.fail(STATUS_INVALID_PARAMETER);
             }
@@ -47,11 +47,12 @@ pub unsafe extern "C" fn accept(
                 Ok(x) => x,
                 Err(st) => return st,
             };
-            let Socket::Listen(l) = &*sock else { unreachable!("category checked") };
+            let Socket::Listen(l) = &sock.socket else { unreachable!("category checked") };
             if Flags != 0 {
                 return irp.fail(STATUS_INVALID_PARAMETER);
             }
             let events = CConnectionEvents::new(AcceptSocketContext, AcceptSocketDispatch);
+            let missing = CConnectionEvents::missing_of(&events);
             let (local_out, remote_out) = (LocalAddress as usize, RemoteAddress as usize);
             let (call, done) = irp.begin();
             let canceller = l.accept_then(events.map(|e| e as _), move |r| match r {
@@ -61,7 +62,7 @@ pub unsafe extern "C" fn accept(
                         write_sockaddr(local_out as *mut SOCKADDR, &accepted.local);
                         write_sockaddr(remote_out as *mut SOCKADDR, &accepted.remote);
                     }
-                    match handle::insert(Socket::Connection(accepted.socket), tables::connection()) {
+                    match handle::insert(Socket::Connection(accepted.socket), tables::connection(), missing) {
                         Ok(h) => done.finish(0, h as usize),
                         Err(e) => done.finish(e, 0),
                     }

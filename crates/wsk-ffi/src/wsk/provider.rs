@@ -71,15 +71,17 @@ pub unsafe extern "C" fn socket(
             let result = match Flags {
                 WSK_FLAG_LISTEN_SOCKET => check_tcp(SocketType, Protocol).and_then(|()| {
                     let events = CListenEvents::new(SocketContext, Dispatch as *const WSK_CLIENT_LISTEN_DISPATCH);
+                    let missing = CListenEvents::missing_of(&events);
                     let op = client.with_npi(|npi| npi.listen_socket(family_of, events.map(|e| e as _)))?;
                     let socket = op.wait().map_err(|e| e.0)?;
-                    handle::insert(Socket::Listen(socket), tables::listen())
+                    handle::insert(Socket::Listen(socket), tables::listen(), missing)
                 }),
                 WSK_FLAG_CONNECTION_SOCKET => check_tcp(SocketType, Protocol).and_then(|()| {
                     let events = CConnectionEvents::new(SocketContext, Dispatch as *const WSK_CLIENT_CONNECTION_DISPATCH);
+                    let missing = CConnectionEvents::missing_of(&events);
                     let op = client.with_npi(|npi| npi.connection_socket(family_of, events.map(|e| e as _)))?;
                     let socket = op.wait().map_err(|e| e.0)?;
-                    handle::insert(Socket::Connection(socket), tables::connection())
+                    handle::insert(Socket::Connection(socket), tables::connection(), missing)
                 }),
                 // Basic, datagram and stream sockets come with the next provider issue.
                 _ => Err(STATUS_NOT_IMPLEMENTED),
@@ -128,6 +130,7 @@ pub unsafe extern "C" fn socket_connect(
                 return irp.fail(STATUS_INVALID_PARAMETER);
             }
             let events = CConnectionEvents::new(SocketContext, Dispatch);
+            let missing = CConnectionEvents::missing_of(&events);
             let op = match client.with_npi(|npi| npi.socket_connect(local, remote, events.map(|e| e as _))) {
                 Ok(op) => op,
                 Err(e) => return irp.fail(e),
@@ -135,7 +138,7 @@ pub unsafe extern "C" fn socket_connect(
             let (call, done) = irp.begin();
             let canceller = op.canceller();
             op.then(move |r| match r {
-                Ok(socket) => match handle::insert(Socket::Connection(socket), tables::connection()) {
+                Ok(socket) => match handle::insert(Socket::Connection(socket), tables::connection(), missing) {
                     Ok(h) => done.finish(STATUS_SUCCESS, h as usize),
                     Err(e) => done.finish(e, 0),
                 },
