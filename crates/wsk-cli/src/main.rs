@@ -3,18 +3,25 @@
 //! - `wsk demo` runs an event-driven echo server and many verifying clients through
 //!   it, all on the WSK API, and prints a summary.
 //! - `wsk echo --listen ADDR` runs the same echo server in the foreground until Ctrl-C.
+//! - `wsk run DRIVER.so` loads a Windows driver rebuilt for Linux, runs it until Ctrl-C or
+//!   `--seconds N`, unloads it and reports what it leaked (see [`run`]).
+//! - `wsk cflags` / `wsk libs` print the compiler and linker flags for driver code;
+//!   `wsk install --prefix DIR` installs the executable, libwsk, the headers and `wsk.pc`.
 //!
 //! Every failure ends with exactly one line on stderr, `wsk: ...`, and a non-zero exit
-//! status: 2 for a usage error, 1 for anything else.
+//! status: 2 for a usage error, 1 for anything else (`wsk run` has more: see
+//! [`run::EXIT_CODES`]).
 //!
 //! `WSK_LOG` turns on the provider's diagnostics on stderr, with `tracing` filter syntax
 //! (e.g. `WSK_LOG=debug`, `WSK_LOG=wsk=trace`). Unset, nothing is logged.
-#![forbid(unsafe_code)]
+// Only `run` (which opens libwsk and calls into it) allows unsafe code.
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 mod demo;
 mod echo_server;
 mod pattern;
+mod run;
 
 use std::fmt;
 use std::io::Write;
@@ -44,6 +51,15 @@ enum Command {
     Demo(DemoArgs),
     /// Run the event-driven echo server in the foreground until Ctrl-C
     Echo(EchoArgs),
+    /// Load a driver (.so exporting DriverEntry), run it until Ctrl-C or --seconds, unload it, report leaks
+    #[command(after_help = run::EXIT_CODES)]
+    Run(run::RunArgs),
+    /// Print the compiler flags for driver code: -I<headers> -fshort-wchar -Wno-multichar
+    Cflags,
+    /// Print the linker flags for libwsk: -L<dir> -Wl,-rpath,<dir> -lwsk
+    Libs,
+    /// Install wsk, libwsk.so, libwsk.a, the headers and wsk.pc (pkg-config) under a prefix
+    Install(run::InstallArgs),
 }
 
 #[derive(Debug, Args)]
@@ -113,11 +129,18 @@ fn main() -> ExitCode {
         None => Ok(()),
         Some(Command::Demo(args)) => demo(&args),
         Some(Command::Echo(args)) => echo(&args),
+        Some(Command::Run(args)) => run::run(&args),
+        Some(Command::Cflags) => run::print_flags(run::cflags()),
+        Some(Command::Libs) => run::print_flags(run::libs()),
+        Some(Command::Install(args)) => run::install(&args),
     });
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("wsk: {failure}");
+            // An empty message: `wsk run` already said what happened.
+            if !failure.message.is_empty() {
+                eprintln!("wsk: {failure}");
+            }
             ExitCode::from(failure.code)
         }
     }
@@ -133,7 +156,7 @@ fn parse_args() -> Result<Option<Cli>, Failure> {
             Ok(None)
         }
         Err(e) if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            Err(Failure::usage("a command is required: demo or echo (see 'wsk --help')"))
+            Err(Failure::usage("a command is required: demo, echo, run, cflags, libs or install (see 'wsk --help')"))
         }
         Err(e) => {
             // Clap's message is a paragraph (e.g. the list of missing arguments on the

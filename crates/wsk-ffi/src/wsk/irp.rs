@@ -28,7 +28,7 @@ use std::sync::Arc;
 use wsk_api::Canceller;
 
 use crate::abi::{DEVICE_OBJECT, IRP, NTSTATUS, SL_PENDING_RETURNED};
-use crate::wsk::kshim::{complete_request, IoAcquireCancelSpinLock, IoReleaseCancelSpinLock};
+use crate::kernel::irp::{complete_request, IoAcquireCancelSpinLock, IoReleaseCancelSpinLock};
 
 pub const STATUS_SUCCESS: NTSTATUS = 0;
 pub const STATUS_PENDING: NTSTATUS = 0x103;

@@ -21,7 +21,6 @@ pub mod datagram;
 pub mod events;
 pub mod handle;
 pub mod irp;
-mod kshim;
 pub mod listen;
 pub mod provider;
 pub mod registration;

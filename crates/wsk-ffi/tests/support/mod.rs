@@ -161,6 +161,14 @@ pub fn run_ok(exe: &Path, args: &[&str], limit: Duration) -> String {
     let out = run_bounded(cmd, limit);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{} {:?} failed ({}):\n--- stdout\n{}\n--- stderr\n{}", exe.display(), args, out.status, stdout, stderr);
+    assert!(
+        out.status.success(),
+        "{} {:?} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+        exe.display(),
+        args,
+        out.status,
+        stdout,
+        stderr
+    );
     stdout
 }
