@@ -9,7 +9,7 @@
 //! release of a foreign or already released pointer is `STATUS_INVALID_PARAMETER` and
 //! never a dereference.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::ffi::c_void;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -43,16 +43,28 @@ struct Element {
     buffer: Option<IndicationBuffer>,
 }
 
-/// Addresses of retained elements not yet released.
-static RETAINED: Mutex<Option<HashSet<usize>>> = Mutex::new(None);
+/// Where an indicated element stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Held {
+    /// Shown to a running WskReceiveEvent: the callback may still return STATUS_PENDING,
+    /// and a thread it handed the chain to may release it before the callback returns.
+    Indicated,
+    /// Released while [`Held::Indicated`]: freed as soon as the callback returned.
+    ReleasedEarly,
+    /// Retained by the client (STATUS_PENDING), owning its buffer.
+    Retained,
+}
 
-fn retained() -> MutexGuard<'static, Option<HashSet<usize>>> {
-    RETAINED.lock().unwrap_or_else(|e| e.into_inner())
+/// Elements indicated or retained and not yet released, by address.
+static ELEMENTS: Mutex<Option<HashMap<usize, Held>>> = Mutex::new(None);
+
+fn elements_table() -> MutexGuard<'static, Option<HashMap<usize, Held>>> {
+    ELEMENTS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Retained indication elements not yet released (for the leak report).
 pub fn retained_count() -> usize {
-    retained().as_ref().map_or(0, HashSet::len)
+    elements_table().as_ref().map_or(0, |m| m.values().filter(|h| **h == Held::Retained).count())
 }
 
 fn element_for(data: &[u8]) -> Box<Element> {
@@ -91,16 +103,30 @@ pub unsafe fn release(list: *mut WSK_DATA_INDICATION) -> NTSTATUS {
     let mut p = list;
     let mut first = true;
     while !p.is_null() {
-        let known = retained().as_mut().is_some_and(|set| set.remove(&(p as usize)));
-        if !known {
-            return if first { STATUS_INVALID_PARAMETER } else { STATUS_SUCCESS };
+        let mut map = elements_table();
+        let held = map.as_mut().and_then(|m| m.get(&(p as usize)).copied());
+        match held {
+            Some(Held::Retained) => {
+                map.as_mut().expect("present").remove(&(p as usize));
+                drop(map);
+                // SAFETY: `p` was a retained element, removed from the table just now so
+                // no other release can free it; it was made by `Box::into_raw`.
+                let element = Box::from_raw(p as *mut Element);
+                p = element.ind.Next;
+                drop(element); // returns the buffer to the provider
+            }
+            Some(Held::Indicated) => {
+                // Released by another thread before the callback returned STATUS_PENDING:
+                // freed once it has (see `on_receive`).
+                map.as_mut().expect("present").insert(p as usize, Held::ReleasedEarly);
+                // SAFETY: the element lives until the callback returned.
+                p = (*p).Next;
+            }
+            Some(Held::ReleasedEarly) | None => {
+                return if first { STATUS_INVALID_PARAMETER } else { STATUS_SUCCESS };
+            }
         }
         first = false;
-        // SAFETY: `p` was a live retained element (removed from the set just now, so no
-        // other release can free it); it was made by `Box::into_raw` in `on_receive`.
-        let element = Box::from_raw(p as *mut Element);
-        p = element.ind.Next;
-        drop(element); // returns the buffer to the provider
     }
     STATUS_SUCCESS
 }
@@ -169,16 +195,44 @@ impl ConnectionEvents for CConnectionEvents {
         }
         let head: *mut WSK_DATA_INDICATION = elements.first_mut().map_or(std::ptr::null_mut(), |e| &mut e.ind);
         let mut accepted = indicated;
+        let addrs: Vec<usize> = elements.iter().map(|e| &e.ind as *const WSK_DATA_INDICATION as usize).collect();
+        {
+            let mut map = elements_table();
+            let map = map.get_or_insert_with(HashMap::new);
+            for &a in &addrs {
+                map.insert(a, Held::Indicated);
+            }
+        }
         // SAFETY: the chain and its MDLs are valid for the call; the data stays put.
         let status = unsafe { callback(ctx, flags.0, head, indicated, &mut accepted) };
+        let early: Vec<bool> = {
+            let mut map = elements_table();
+            let map = map.get_or_insert_with(HashMap::new);
+            addrs
+                .iter()
+                .map(|a| {
+                    let early = map.get(a) == Some(&Held::ReleasedEarly);
+                    if status == STATUS_PENDING && !early {
+                        map.insert(*a, Held::Retained);
+                    } else {
+                        map.remove(a);
+                    }
+                    early
+                })
+                .collect()
+        };
+        if status != STATUS_PENDING && early.iter().any(|e| *e) {
+            tracing::error!("WskRelease of an indication whose WskReceiveEvent did not return STATUS_PENDING");
+        }
         match status {
             STATUS_PENDING => {
                 let buffers = ind.retain().into_buffers();
-                let mut set = retained();
-                let set = set.get_or_insert_with(HashSet::new);
-                for (mut e, b) in elements.into_iter().zip(buffers) {
+                for ((mut e, b), early) in elements.into_iter().zip(buffers).zip(early) {
+                    if early {
+                        continue; // released already: element and buffer go back now
+                    }
                     e.buffer = Some(b);
-                    set.insert(Box::into_raw(e) as usize);
+                    let _ = Box::into_raw(e); // owned by the client until WskRelease
                 }
                 ReceiveOutcome::Retained
             }
