@@ -502,8 +502,14 @@ type S = *mut WSK_SOCKET;
 type I = *mut IRP;
 type A = *mut SOCKADDR;
 
-pub type PFN_WSK_CLIENT_EVENT =
-    Option<unsafe extern "C" fn(ClientContext: PVOID, EventType: ULONG, Information: PVOID, InformationLength: SIZE_T) -> NTSTATUS>;
+pub type PFN_WSK_CLIENT_EVENT = Option<
+    unsafe extern "C" fn(
+        ClientContext: PVOID,
+        EventType: ULONG,
+        Information: PVOID,
+        InformationLength: SIZE_T,
+    ) -> NTSTATUS,
+>;
 pub type PFN_WSK_SOCKET = Option<
     unsafe extern "C" fn(
         Client: PWSK_CLIENT,
@@ -611,7 +617,8 @@ pub type PFN_WSK_CONNECT_EX =
     Option<unsafe extern "C" fn(Socket: S, RemoteAddress: A, Buffer: *mut WSK_BUF, Flags: ULONG, Irp: I) -> NTSTATUS>;
 pub type PFN_WSK_LISTEN = Option<unsafe extern "C" fn(Socket: S, Irp: I) -> NTSTATUS>;
 pub type PFN_WSK_SEND = Option<unsafe extern "C" fn(Socket: S, Buffer: *mut WSK_BUF, Flags: ULONG, Irp: I) -> NTSTATUS>;
-pub type PFN_WSK_RECEIVE = Option<unsafe extern "C" fn(Socket: S, Buffer: *mut WSK_BUF, Flags: ULONG, Irp: I) -> NTSTATUS>;
+pub type PFN_WSK_RECEIVE =
+    Option<unsafe extern "C" fn(Socket: S, Buffer: *mut WSK_BUF, Flags: ULONG, Irp: I) -> NTSTATUS>;
 pub type PFN_WSK_DISCONNECT =
     Option<unsafe extern "C" fn(Socket: S, Buffer: *mut WSK_BUF, Flags: ULONG, Irp: I) -> NTSTATUS>;
 pub type PFN_WSK_RELEASE_DATA_INDICATION_LIST =
@@ -686,11 +693,18 @@ pub type PFN_WSK_ACCEPT_EVENT = Option<
     ) -> NTSTATUS,
 >;
 pub type PFN_WSK_INSPECT_EVENT = Option<
-    unsafe extern "C" fn(SocketContext: PVOID, LocalAddress: A, RemoteAddress: A, InspectID: *mut WSK_INSPECT_ID) -> u32,
+    unsafe extern "C" fn(
+        SocketContext: PVOID,
+        LocalAddress: A,
+        RemoteAddress: A,
+        InspectID: *mut WSK_INSPECT_ID,
+    ) -> u32,
 >;
-pub type PFN_WSK_ABORT_EVENT = Option<unsafe extern "C" fn(SocketContext: PVOID, InspectID: *mut WSK_INSPECT_ID) -> NTSTATUS>;
-pub type PFN_WSK_RECEIVE_FROM_EVENT =
-    Option<unsafe extern "C" fn(SocketContext: PVOID, Flags: ULONG, DataIndication: *mut WSK_DATAGRAM_INDICATION) -> NTSTATUS>;
+pub type PFN_WSK_ABORT_EVENT =
+    Option<unsafe extern "C" fn(SocketContext: PVOID, InspectID: *mut WSK_INSPECT_ID) -> NTSTATUS>;
+pub type PFN_WSK_RECEIVE_FROM_EVENT = Option<
+    unsafe extern "C" fn(SocketContext: PVOID, Flags: ULONG, DataIndication: *mut WSK_DATAGRAM_INDICATION) -> NTSTATUS,
+>;
 pub type PFN_WSK_RECEIVE_EVENT = Option<
     unsafe extern "C" fn(
         SocketContext: PVOID,
@@ -812,9 +826,82 @@ pub struct WSK_CLIENT_STREAM_DISPATCH {
 }
 
 /// `NPI_WSK_INTERFACE_ID` = {2227E803-8D8B-11D4-ABAD-009027719E09}.
-pub const NPI_WSK_INTERFACE_ID_VALUE: GUID = GUID {
-    Data1: 0x2227_E803,
-    Data2: 0x8D8B,
-    Data3: 0x11D4,
-    Data4: [0xAB, 0xAD, 0x00, 0x90, 0x27, 0x71, 0x9E, 0x09],
-};
+pub const NPI_WSK_INTERFACE_ID_VALUE: GUID =
+    GUID { Data1: 0x2227_E803, Data2: 0x8D8B, Data3: 0x11D4, Data4: [0xAB, 0xAD, 0x00, 0x90, 0x27, 0x71, 0x9E, 0x09] };
+
+// ----- kernel additions -----
+// Types and constants of the kernel subset (crates/wsk-ffi/src/kernel/) that the
+// definitions above do not cover.
+
+/// `KSPIN_LOCK_QUEUE`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct KSPIN_LOCK_QUEUE {
+    pub Next: PVOID,
+    pub Lock: *mut KSPIN_LOCK,
+}
+
+/// `KLOCK_QUEUE_HANDLE` (x64: 24 bytes): the caller's storage for an in-stack queued spin lock.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct KLOCK_QUEUE_HANDLE {
+    pub LockQueue: KSPIN_LOCK_QUEUE,
+    pub OldIrql: KIRQL,
+}
+
+/// `NPAGED_LOOKASIDE_LIST`, `PAGED_LOOKASIDE_LIST`, `LOOKASIDE_LIST_EX`: opaque storage in
+/// the client's memory (128 bytes, 16-aligned) that libwsk's lookaside lists live in.
+#[repr(C, align(16))]
+#[derive(Debug, Clone, Copy)]
+pub struct LOOKASIDE_STORAGE {
+    pub Reserved: [PVOID; 16],
+}
+
+/// `OBJECT_TYPE`: opaque; `*PsThreadType` and friends point to distinct instances.
+#[repr(C)]
+#[derive(Debug)]
+pub struct OBJECT_TYPE {
+    /// The type's name, NUL-padded (for debuggers; clients never read it).
+    pub Name: [u8; 16],
+}
+
+/// `CLIENT_ID`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct CLIENT_ID {
+    pub UniqueProcess: HANDLE,
+    pub UniqueThread: HANDLE,
+}
+
+/// `OBJECT_HANDLE_INFORMATION`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct OBJECT_HANDLE_INFORMATION {
+    pub HandleAttributes: ULONG,
+    pub GrantedAccess: ULONG,
+}
+
+/// `IN_ADDR` / `IN6_ADDR` string lengths (`INET_ADDRSTRLEN`, `INET6_ADDRSTRLEN`).
+pub const INET_ADDRSTRLEN: usize = 22;
+pub const INET6_ADDRSTRLEN: usize = 65;
+
+pub const IO_TYPE_DEVICE: i16 = 3;
+/// `DEVICE_OBJECT.Flags`.
+pub const DO_EXCLUSIVE: u32 = 0x0000_0008;
+pub const DO_DEVICE_INITIALIZING: u32 = 0x0000_0080;
+
+/// `IRP.AllocationFlags`.
+pub const IRP_QUOTA_CHARGED: u8 = 0x01;
+pub const IRP_ALLOCATED_FIXED_SIZE: u8 = 0x04;
+
+/// More `MDL.MdlFlags`.
+pub const MDL_PARTIAL_HAS_BEEN_MAPPED: i16 = 0x0020;
+pub const MDL_IO_PAGE_READ: i16 = 0x0040;
+pub const MDL_WRITE_OPERATION: i16 = 0x0080;
+
+/// `DISPATCHER_HEADER.Type` of the process object.
+pub const PROCESS_OBJECT: u8 = 3;
+pub const PASSIVE_LEVEL: KIRQL = 0;
+pub const APC_LEVEL: KIRQL = 1;
+pub const DISPATCH_LEVEL: KIRQL = 2;
+pub const MAXIMUM_WAIT_OBJECTS: u32 = 64;

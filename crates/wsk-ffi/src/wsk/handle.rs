@@ -117,7 +117,8 @@ fn find(p: *const WSK_SOCKET) -> Option<&'static Slot> {
     let size = std::mem::size_of::<Slot>();
     for chunk in CHUNKS.iter().take(CHUNK_COUNT.load(Ordering::Acquire)) {
         let base = chunk.load(Ordering::Acquire) as usize;
-        if addr >= base && addr < base + CHUNK_SLOTS * size && (addr - base) % size == 0 {
+        let offset = addr.wrapping_sub(base);
+        if addr >= base && offset < CHUNK_SLOTS * size && offset / size * size == offset {
             // SAFETY: inside a leaked chunk, on a slot boundary.
             return Some(unsafe { &*(addr as *const Slot) });
         }

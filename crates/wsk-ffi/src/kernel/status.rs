@@ -1,0 +1,22 @@
+//! The NTSTATUS values the kernel routines return.
+
+use crate::abi::NTSTATUS;
+
+pub const STATUS_SUCCESS: NTSTATUS = 0;
+pub const STATUS_WAIT_0: NTSTATUS = 0;
+pub const STATUS_TIMEOUT: NTSTATUS = 0x0000_0102;
+pub const STATUS_PENDING: NTSTATUS = 0x0000_0103;
+pub const STATUS_UNSUCCESSFUL: NTSTATUS = 0xC000_0001_u32 as i32;
+pub const STATUS_INVALID_HANDLE: NTSTATUS = 0xC000_0008_u32 as i32;
+pub const STATUS_INVALID_PARAMETER: NTSTATUS = 0xC000_000D_u32 as i32;
+pub const STATUS_MORE_PROCESSING_REQUIRED: NTSTATUS = 0xC000_0016_u32 as i32;
+pub const STATUS_OBJECT_TYPE_MISMATCH: NTSTATUS = 0xC000_0024_u32 as i32;
+pub const STATUS_OBJECT_NAME_COLLISION: NTSTATUS = 0xC000_0035_u32 as i32;
+pub const STATUS_INSUFFICIENT_RESOURCES: NTSTATUS = 0xC000_009A_u32 as i32;
+pub const STATUS_CANCELLED: NTSTATUS = 0xC000_0120_u32 as i32;
+
+/// `NT_SUCCESS(status)`.
+#[inline]
+pub const fn nt_success(status: NTSTATUS) -> bool {
+    status >= 0
+}
