@@ -650,6 +650,9 @@ fn load(path: &Path, shown: &str) -> Result<DriverEntryFn, String> {
 
 /// Prints the leak report; true if anything leaked.
 fn report(shown: &str) -> bool {
+    // Work items queued just before unload returned may still be running: let them
+    // finish (briefly) so they are not counted as leaks.
+    crate::kernel::workitem::wait_idle(std::time::Duration::from_secs(2));
     let lines = leak_lines(&crate::wsk::leaks(), &kernel_leaks::snapshot());
     let mut stdout = std::io::stdout().lock();
     if lines.is_empty() {
