@@ -247,7 +247,8 @@ pub struct DRIVER_OBJECT {
     pub MajorFunction: [PVOID; 28],
 }
 
-/// `DEVICE_OBJECT`: libwsk's devices carry only these members (x64: 64 bytes).
+/// `DEVICE_OBJECT` (x64: 336 bytes), with the members drivers use named and the
+/// rest (device queue, DPC, lock…) kept as reserved space at Windows' offsets.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct DEVICE_OBJECT {
@@ -258,11 +259,29 @@ pub struct DEVICE_OBJECT {
     pub NextDevice: *mut DEVICE_OBJECT,
     pub AttachedDevice: *mut DEVICE_OBJECT,
     pub CurrentIrp: *mut IRP,
+    pub Timer: PVOID,
     pub Flags: ULONG,
     pub Characteristics: ULONG,
+    pub Vpb: PVOID,
     pub DeviceExtension: PVOID,
     pub DeviceType: ULONG,
     pub StackSize: CCHAR,
+    /// `Queue` (a `LIST_ENTRY` / `WAIT_CONTEXT_BLOCK` union).
+    pub Queue: [PVOID; 9],
+    pub AlignmentRequirement: ULONG,
+    /// `DeviceQueue` (`KDEVICE_QUEUE`).
+    pub DeviceQueue: [PVOID; 5],
+    /// `Dpc` (`KDPC`).
+    pub Dpc: [PVOID; 8],
+    pub ActiveThreadCount: ULONG,
+    pub SecurityDescriptor: PVOID,
+    pub DeviceLock: KEVENT,
+    pub SectorSize: USHORT,
+    pub Spare1: USHORT,
+    pub DeviceObjectExtension: PVOID,
+    pub Reserved: PVOID,
+    /// Pads to Windows' size (the structure is 16-aligned there).
+    pub Padding: PVOID,
 }
 
 // ----- sockets (ws2def.h, ws2ipdef.h) -----
@@ -288,7 +307,8 @@ pub struct IN_ADDR {
     pub S_addr: ULONG,
 }
 
-#[repr(C)]
+/// `IN6_ADDR`: on Windows a union of `UCHAR Byte[16]` and `USHORT Word[8]` (2-aligned).
+#[repr(C, align(2))]
 #[derive(Debug, Clone, Copy)]
 pub struct IN6_ADDR {
     pub Byte: [UCHAR; 16],
