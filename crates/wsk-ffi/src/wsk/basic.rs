@@ -62,7 +62,11 @@ pub unsafe extern "C" fn close_socket(Socket: *mut WSK_SOCKET, Irp: *mut IRP) ->
 }
 
 /// `WskGetLocalAddress` (listen, connection, datagram and stream tables).
-pub unsafe extern "C" fn get_local_address(Socket: *mut WSK_SOCKET, LocalAddress: *mut SOCKADDR, Irp: *mut IRP) -> NTSTATUS {
+pub unsafe extern "C" fn get_local_address(
+    Socket: *mut WSK_SOCKET,
+    LocalAddress: *mut SOCKADDR,
+    Irp: *mut IRP,
+) -> NTSTATUS {
     guard_status("WskGetLocalAddress", || {
         with_irp(Irp, |irp| {
             let sock = match handle::get(Socket) {

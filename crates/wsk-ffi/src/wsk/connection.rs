@@ -27,7 +27,12 @@ unsafe fn with_connection(
 }
 
 /// `WskBind` of a connection-oriented socket (required before `WskConnect`).
-pub unsafe extern "C" fn bind(Socket: *mut WSK_SOCKET, LocalAddress: *mut SOCKADDR, Flags: u32, Irp: *mut IRP) -> NTSTATUS {
+pub unsafe extern "C" fn bind(
+    Socket: *mut WSK_SOCKET,
+    LocalAddress: *mut SOCKADDR,
+    Flags: u32,
+    Irp: *mut IRP,
+) -> NTSTATUS {
     guard_status("WskBind", || {
         with_connection(Irp, Socket, |irp, c| {
             if Flags != 0 {
@@ -45,7 +50,12 @@ pub unsafe extern "C" fn bind(Socket: *mut WSK_SOCKET, LocalAddress: *mut SOCKAD
 }
 
 /// `WskConnect`.
-pub unsafe extern "C" fn connect(Socket: *mut WSK_SOCKET, RemoteAddress: *mut SOCKADDR, Flags: u32, Irp: *mut IRP) -> NTSTATUS {
+pub unsafe extern "C" fn connect(
+    Socket: *mut WSK_SOCKET,
+    RemoteAddress: *mut SOCKADDR,
+    Flags: u32,
+    Irp: *mut IRP,
+) -> NTSTATUS {
     guard_status("WskConnect", || {
         with_connection(Irp, Socket, |irp, c| {
             if Flags != 0 {
@@ -103,7 +113,11 @@ pub unsafe extern "C" fn connect_ex(
 }
 
 /// `WskGetRemoteAddress`.
-pub unsafe extern "C" fn get_remote_address(Socket: *mut WSK_SOCKET, RemoteAddress: *mut SOCKADDR, Irp: *mut IRP) -> NTSTATUS {
+pub unsafe extern "C" fn get_remote_address(
+    Socket: *mut WSK_SOCKET,
+    RemoteAddress: *mut SOCKADDR,
+    Irp: *mut IRP,
+) -> NTSTATUS {
     guard_status("WskGetRemoteAddress", || {
         with_connection(Irp, Socket, |irp, c| {
             if RemoteAddress.is_null() {
@@ -172,7 +186,12 @@ unsafe fn receive_into(
 }
 
 /// `WskDisconnect`: graceful (optional final `Buffer`) or abortive (`WSK_FLAG_ABORTIVE`).
-pub unsafe extern "C" fn disconnect(Socket: *mut WSK_SOCKET, Buffer: *mut WSK_BUF, Flags: u32, Irp: *mut IRP) -> NTSTATUS {
+pub unsafe extern "C" fn disconnect(
+    Socket: *mut WSK_SOCKET,
+    Buffer: *mut WSK_BUF,
+    Flags: u32,
+    Irp: *mut IRP,
+) -> NTSTATUS {
     guard_status("WskDisconnect", || {
         with_connection(Irp, Socket, |irp, c| {
             let last: Option<Box<dyn wsk_api::SendBuffer>> = if Buffer.is_null() {
@@ -212,9 +231,7 @@ pub unsafe extern "C" fn send_ex(
     Irp: *mut IRP,
 ) -> NTSTATUS {
     if ControlInfoLength != 0 || !ControlInfo.is_null() {
-        return guard_status("WskSendEx", || {
-            with_connection(Irp, Socket, |irp, _| irp.fail(STATUS_NOT_SUPPORTED))
-        });
+        return guard_status("WskSendEx", || with_connection(Irp, Socket, |irp, _| irp.fail(STATUS_NOT_SUPPORTED)));
     }
     send(Socket, Buffer, Flags, Irp)
 }

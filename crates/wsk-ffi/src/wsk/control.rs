@@ -14,9 +14,7 @@ use crate::abi::{IRP, NTSTATUS, PVOID, SIZE_T, WSK_SOCKET};
 use crate::wsk::handle::{self, Socket};
 use crate::wsk::irp::Irp as IrpRef;
 use crate::wsk::provider::{event_control, finish};
-use crate::wsk::{
-    status_of, STATUS_BUFFER_TOO_SMALL, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED, STATUS_SUCCESS,
-};
+use crate::wsk::{status_of, STATUS_BUFFER_TOO_SMALL, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED, STATUS_SUCCESS};
 
 /// Reads a ULONG option value (`STATUS_INVALID_PARAMETER` if missing or short).
 unsafe fn read_ulong(size: SIZE_T, buffer: PVOID) -> Result<u32, NTSTATUS> {

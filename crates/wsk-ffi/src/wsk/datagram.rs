@@ -21,7 +21,12 @@ unsafe fn not_this_category(s: *mut WSK_SOCKET, irp: *mut IRP) -> NTSTATUS {
 }
 
 /// `WskBind` of a datagram socket.
-pub unsafe extern "C" fn bind(Socket: *mut WSK_SOCKET, LocalAddress: *mut SOCKADDR, Flags: u32, Irp: *mut IRP) -> NTSTATUS {
+pub unsafe extern "C" fn bind(
+    Socket: *mut WSK_SOCKET,
+    LocalAddress: *mut SOCKADDR,
+    Flags: u32,
+    Irp: *mut IRP,
+) -> NTSTATUS {
     let _ = (LocalAddress, Flags);
     guard_status("WskBind", || not_this_category(Socket, Irp))
 }
@@ -56,7 +61,10 @@ pub unsafe extern "C" fn receive_from(
 }
 
 /// `WskRelease` of a datagram indication list.
-pub unsafe extern "C" fn release(Socket: *mut WSK_SOCKET, DatagramIndication: *mut WSK_DATAGRAM_INDICATION) -> NTSTATUS {
+pub unsafe extern "C" fn release(
+    Socket: *mut WSK_SOCKET,
+    DatagramIndication: *mut WSK_DATAGRAM_INDICATION,
+) -> NTSTATUS {
     guard_status("WskRelease", || match handle::get(Socket) {
         Err(e) => e,
         Ok(_) if DatagramIndication.is_null() => STATUS_INVALID_PARAMETER,

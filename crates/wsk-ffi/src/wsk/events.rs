@@ -348,7 +348,9 @@ impl ListenEvents for CListenEvents {
             // SAFETY: the client's dispatch table (or NULL).
             let events = unsafe { CConnectionEvents::new(out_ctx, out_dispatch) };
             if let Ok(entry) = handle::get(handle) {
-                entry.missing_events.store(CConnectionEvents::missing_of(&events), std::sync::atomic::Ordering::Relaxed);
+                entry
+                    .missing_events
+                    .store(CConnectionEvents::missing_of(&events), std::sync::atomic::Ordering::Relaxed);
             }
             AcceptOutcome::Accept(events.map(|e| e as Arc<dyn ConnectionEvents>))
         } else {

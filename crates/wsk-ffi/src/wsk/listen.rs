@@ -8,7 +8,12 @@ use crate::wsk::handle::{self, Category, Socket};
 use crate::wsk::{socket_for, status_of, tables, with_irp, STATUS_INVALID_PARAMETER};
 
 /// `WskBind` of a listening socket: binds and starts listening.
-pub unsafe extern "C" fn bind(Socket: *mut WSK_SOCKET, LocalAddress: *mut SOCKADDR, Flags: u32, Irp: *mut IRP) -> NTSTATUS {
+pub unsafe extern "C" fn bind(
+    Socket: *mut WSK_SOCKET,
+    LocalAddress: *mut SOCKADDR,
+    Flags: u32,
+    Irp: *mut IRP,
+) -> NTSTATUS {
     guard_status("WskBind", || {
         with_irp(Irp, |irp| {
             let (irp, sock) = match socket_for(irp, Socket, Category::Listen) {

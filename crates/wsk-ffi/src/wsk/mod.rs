@@ -12,7 +12,6 @@
 //! - [`tables`]: the static dispatch tables.
 #![allow(non_snake_case, clippy::too_many_arguments)]
 
-
 pub mod basic;
 pub mod buffers;
 pub mod connection;

@@ -60,7 +60,8 @@ pub unsafe extern "C" fn socket(
                 Ok(c) => c,
                 Err(e) => return irp.fail(e),
             };
-            let known = WSK_FLAG_LISTEN_SOCKET | WSK_FLAG_CONNECTION_SOCKET | WSK_FLAG_DATAGRAM_SOCKET | WSK_FLAG_STREAM_SOCKET;
+            let known =
+                WSK_FLAG_LISTEN_SOCKET | WSK_FLAG_CONNECTION_SOCKET | WSK_FLAG_DATAGRAM_SOCKET | WSK_FLAG_STREAM_SOCKET;
             if Flags & !known != 0 || Flags.count_ones() > 1 {
                 return irp.fail(STATUS_INVALID_PARAMETER);
             }
@@ -77,7 +78,8 @@ pub unsafe extern "C" fn socket(
                     handle::insert(Socket::Listen(socket), tables::listen(), missing)
                 }),
                 WSK_FLAG_CONNECTION_SOCKET => check_tcp(SocketType, Protocol).and_then(|()| {
-                    let events = CConnectionEvents::new(SocketContext, Dispatch as *const WSK_CLIENT_CONNECTION_DISPATCH);
+                    let events =
+                        CConnectionEvents::new(SocketContext, Dispatch as *const WSK_CLIENT_CONNECTION_DISPATCH);
                     let missing = CConnectionEvents::missing_of(&events);
                     let op = client.with_npi(|npi| npi.connection_socket(family_of, events.map(|e| e as _)))?;
                     let socket = op.wait().map_err(|e| e.0)?;

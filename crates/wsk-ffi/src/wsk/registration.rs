@@ -89,7 +89,10 @@ pub fn outstanding() -> (usize, usize) {
 
 /// `WskRegister`.
 #[no_mangle]
-pub unsafe extern "C" fn WskRegister(WskClientNpi: *mut WSK_CLIENT_NPI, WskRegistration: *mut WSK_REGISTRATION) -> NTSTATUS {
+pub unsafe extern "C" fn WskRegister(
+    WskClientNpi: *mut WSK_CLIENT_NPI,
+    WskRegistration: *mut WSK_REGISTRATION,
+) -> NTSTATUS {
     guard_status("WskRegister", || {
         if WskClientNpi.is_null() || WskRegistration.is_null() {
             return STATUS_INVALID_PARAMETER;

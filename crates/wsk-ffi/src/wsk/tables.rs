@@ -8,8 +8,10 @@ use crate::abi::{
 };
 use crate::wsk::{basic, connection, datagram, listen, provider};
 
-const BASIC: WSK_PROVIDER_BASIC_DISPATCH =
-    WSK_PROVIDER_BASIC_DISPATCH { WskControlSocket: Some(basic::control_socket), WskCloseSocket: Some(basic::close_socket) };
+const BASIC: WSK_PROVIDER_BASIC_DISPATCH = WSK_PROVIDER_BASIC_DISPATCH {
+    WskControlSocket: Some(basic::control_socket),
+    WskCloseSocket: Some(basic::close_socket),
+};
 
 static PROVIDER: WSK_PROVIDER_DISPATCH = WSK_PROVIDER_DISPATCH {
     Version: wsk_core::consts::WSK_PROVIDER_VERSION,
