@@ -50,10 +50,9 @@ pub unsafe extern "C" fn close_socket(Socket: *mut WSK_SOCKET, Irp: *mut IRP) ->
                 Socket::Listen(l) => l.close(),
                 Socket::Connection(c) => c.close(),
             };
-            drop(sock);
             let key = Socket as usize;
             op.then(move |r| {
-                drop(handle::remove(key as *const WSK_SOCKET));
+                drop(handle::remove_entry(key as *const WSK_SOCKET, &sock));
                 done.finish(status_of(&r), 0);
             });
             call.returned(None)

@@ -148,10 +148,28 @@ pub fn get_as(p: *const WSK_SOCKET, category: Category) -> Result<Arc<Entry>, NT
 pub fn remove(p: *const WSK_SOCKET) -> Option<Arc<Entry>> {
     let slot = find(p)?;
     let socket = lock(slot).take()?;
+    release_slot(slot);
+    Some(socket)
+}
+
+/// Ends a handle only if it still names `entry` (a second close of a handle whose slot
+/// was already reused must not end the new socket's handle).
+pub fn remove_entry(p: *const WSK_SOCKET, entry: &Arc<Entry>) -> Option<Arc<Entry>> {
+    let slot = find(p)?;
+    let mut guard = lock(slot);
+    if !guard.as_ref().is_some_and(|e| Arc::ptr_eq(e, entry)) {
+        return None;
+    }
+    let socket = guard.take()?;
+    drop(guard);
+    release_slot(slot);
+    Some(socket)
+}
+
+fn release_slot(slot: &'static Slot) {
     let mut a = arena();
     a.live -= 1;
     a.free.push_back(slot);
-    Some(socket)
 }
 
 /// Handles still live (sockets not closed).
