@@ -3,7 +3,7 @@
 
 use crate::abi::{IRP, NTSTATUS, PVOID, SIZE_T, SOCKADDR, WSK_SOCKET};
 use crate::guard::guard_status;
-use crate::wsk::buffers::write_sockaddr;
+use crate::wsk::buffers::{read_sockaddr, write_sockaddr};
 use crate::wsk::handle::{self, Socket};
 use crate::wsk::{status_of, with_irp, STATUS_INVALID_PARAMETER};
 
@@ -55,6 +55,38 @@ pub unsafe extern "C" fn close_socket(Socket: *mut WSK_SOCKET, Irp: *mut IRP) ->
                 drop(handle::remove_entry(key as *const WSK_SOCKET, &sock));
                 done.finish(status_of(&r), 0);
             });
+            call.returned(None)
+        })
+    })
+}
+
+/// `WskBind` of a listening socket (binds and starts listening) or a connection-oriented
+/// one (required before `WskConnect`).
+pub unsafe extern "C" fn bind(
+    Socket: *mut WSK_SOCKET,
+    LocalAddress: *mut SOCKADDR,
+    Flags: u32,
+    Irp: *mut IRP,
+) -> NTSTATUS {
+    guard_status("WskBind", || {
+        with_irp(Irp, |irp| {
+            let sock = match handle::get(Socket) {
+                Ok(s) => s,
+                Err(e) => return irp.fail(e),
+            };
+            if Flags != 0 {
+                return irp.fail(STATUS_INVALID_PARAMETER);
+            }
+            let addr = match read_sockaddr(LocalAddress) {
+                Ok(a) => a,
+                Err(e) => return irp.fail(e),
+            };
+            let (call, done) = irp.begin();
+            let op = match &sock.socket {
+                Socket::Listen(l) => l.bind(addr),
+                Socket::Connection(c) => c.bind(addr),
+            };
+            op.then(move |r| done.finish(status_of(&r), 0));
             call.returned(None)
         })
     })

@@ -1,4 +1,4 @@
-//! `WSK_PROVIDER_CONNECTION_DISPATCH`: WskBind, WskConnect, WskGetRemoteAddress, WskSend,
+//! `WSK_PROVIDER_CONNECTION_DISPATCH`: WskConnect, WskGetRemoteAddress, WskSend,
 //! WskReceive, WskDisconnect, WskRelease, WskConnectEx, WskSendEx, WskReceiveEx.
 
 use crate::abi::{CMSGHDR, IRP, NTSTATUS, SOCKADDR, WSK_BUF, WSK_DATA_INDICATION, WSK_SOCKET};
@@ -23,29 +23,6 @@ unsafe fn with_connection(
         };
         let Socket::Connection(c) = &sock.socket else { unreachable!("category checked") };
         f(irp, c)
-    })
-}
-
-/// `WskBind` of a connection-oriented socket (required before `WskConnect`).
-pub unsafe extern "C" fn bind(
-    Socket: *mut WSK_SOCKET,
-    LocalAddress: *mut SOCKADDR,
-    Flags: u32,
-    Irp: *mut IRP,
-) -> NTSTATUS {
-    guard_status("WskBind", || {
-        with_connection(Irp, Socket, |irp, c| {
-            if Flags != 0 {
-                return irp.fail(STATUS_INVALID_PARAMETER);
-            }
-            let addr = match read_sockaddr(LocalAddress) {
-                Ok(a) => a,
-                Err(e) => return irp.fail(e),
-            };
-            let (call, done) = irp.begin();
-            c.bind(addr).then(move |r| done.finish(status_of(&r), 0));
-            call.returned(None)
-        })
     })
 }
 

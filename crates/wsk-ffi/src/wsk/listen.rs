@@ -1,39 +1,12 @@
-//! `WSK_PROVIDER_LISTEN_DISPATCH`: WskBind (starts listening), WskAccept, WskInspectComplete.
+//! `WSK_PROVIDER_LISTEN_DISPATCH`: WskAccept, WskInspectComplete (WskBind, which starts
+//! listening, is shared with the connection table: [`crate::wsk::basic::bind`]).
 
 use crate::abi::{IRP, NTSTATUS, PVOID, SOCKADDR, WSK_CLIENT_CONNECTION_DISPATCH, WSK_INSPECT_ID, WSK_SOCKET};
 use crate::guard::guard_status;
-use crate::wsk::buffers::{read_sockaddr, write_sockaddr};
+use crate::wsk::buffers::write_sockaddr;
 use crate::wsk::events::CConnectionEvents;
 use crate::wsk::handle::{self, Category, Socket};
-use crate::wsk::{socket_for, status_of, tables, with_irp, STATUS_INVALID_PARAMETER};
-
-/// `WskBind` of a listening socket: binds and starts listening.
-pub unsafe extern "C" fn bind(
-    Socket: *mut WSK_SOCKET,
-    LocalAddress: *mut SOCKADDR,
-    Flags: u32,
-    Irp: *mut IRP,
-) -> NTSTATUS {
-    guard_status("WskBind", || {
-        with_irp(Irp, |irp| {
-            let (irp, sock) = match socket_for(irp, Socket, Category::Listen) {
-                Ok(x) => x,
-                Err(st) => return st,
-            };
-            let Socket::Listen(l) = &sock.socket else { unreachable!("category checked") };
-            if Flags != 0 {
-                return irp.fail(STATUS_INVALID_PARAMETER);
-            }
-            let addr = match read_sockaddr(LocalAddress) {
-                Ok(a) => a,
-                Err(e) => return irp.fail(e),
-            };
-            let (call, done) = irp.begin();
-            l.bind(addr).then(move |r| done.finish(status_of(&r), 0));
-            call.returned(None)
-        })
-    })
-}
+use crate::wsk::{socket_for, tables, with_irp, STATUS_INVALID_PARAMETER};
 
 /// `WskAccept`: the next connection (FIFO among pending accepts); `Information` is the
 /// new socket; `LocalAddress`/`RemoteAddress` (optional) receive the addresses.

@@ -28,7 +28,7 @@ static BASIC_TABLE: WSK_PROVIDER_BASIC_DISPATCH = BASIC;
 
 static LISTEN: WSK_PROVIDER_LISTEN_DISPATCH = WSK_PROVIDER_LISTEN_DISPATCH {
     Basic: BASIC,
-    WskBind: Some(listen::bind),
+    WskBind: Some(basic::bind),
     WskAccept: Some(listen::accept),
     WskInspectComplete: Some(listen::inspect_complete),
     WskGetLocalAddress: Some(basic::get_local_address),
@@ -36,7 +36,7 @@ static LISTEN: WSK_PROVIDER_LISTEN_DISPATCH = WSK_PROVIDER_LISTEN_DISPATCH {
 
 static CONNECTION: WSK_PROVIDER_CONNECTION_DISPATCH = WSK_PROVIDER_CONNECTION_DISPATCH {
     Basic: BASIC,
-    WskBind: Some(connection::bind),
+    WskBind: Some(basic::bind),
     WskConnect: Some(connection::connect),
     WskGetLocalAddress: Some(basic::get_local_address),
     WskGetRemoteAddress: Some(connection::get_remote_address),
