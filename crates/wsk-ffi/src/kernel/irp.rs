@@ -14,7 +14,7 @@ use std::alloc::{alloc_zeroed, dealloc, Layout};
 use std::cell::Cell;
 use std::ffi::c_void;
 use std::ptr::{addr_of_mut, null_mut};
-use std::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 use std::sync::LazyLock;
 
 use crate::abi::{
@@ -48,10 +48,13 @@ thread_local! {
 
 /// Runs `f` (a call into client code) counted in [`in_callout`].
 pub(crate) fn callout<R>(f: impl FnOnce() -> R) -> R {
-    CALLOUT_DEPTH.with(|d| d.set(d.get() + 1));
-    let r = f();
-    CALLOUT_DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
-    r
+    // One thread-local lookup (in a shared library each one is a call to __tls_get_addr).
+    CALLOUT_DEPTH.with(|d| {
+        d.set(d.get() + 1);
+        let r = f();
+        d.set(d.get().saturating_sub(1));
+        r
+    })
 }
 
 /// Whether the calling thread is inside a client routine called by libwsk.
@@ -256,7 +259,10 @@ pub unsafe fn complete_request(irp: *mut IRP) {
         if (*irp).IoStatus.Status == STATUS_PENDING {
             kerror!("IoCompleteRequest: IRP {irp:p} completed with IoStatus.Status STATUS_PENDING");
         }
-        if set_cancel_routine(irp, None).is_some() {
+        // A plain load first: the provider clears its cancel routine before completing, so
+        // the atomic exchange is needed only in the (erroneous) case it is still set.
+        let cancel_routine = AtomicUsize::from_ptr(addr_of_mut!((*irp).CancelRoutine) as *mut usize);
+        if cancel_routine.load(Ordering::Acquire) != 0 && set_cancel_routine(irp, None).is_some() {
             kerror!("IoCompleteRequest: IRP {irp:p} completed with a cancel routine still set (Windows bug-checks: CANCEL_STATE_IN_COMPLETED_IRP); cleared");
         }
 

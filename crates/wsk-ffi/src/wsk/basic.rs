@@ -50,9 +50,9 @@ pub unsafe extern "C" fn close_socket(Socket: *mut WSK_SOCKET, Irp: *mut IRP) ->
                 Socket::Listen(l) => l.close(),
                 Socket::Connection(c) => c.close(),
             };
-            let key = Socket as usize;
             op.then(move |r| {
-                drop(handle::remove_entry(key as *const WSK_SOCKET, &sock));
+                sock.end();
+                drop(sock);
                 done.finish(status_of(&r), 0);
             });
             call.returned(None)

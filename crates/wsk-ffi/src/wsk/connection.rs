@@ -208,7 +208,9 @@ pub unsafe extern "C" fn send_ex(
     Irp: *mut IRP,
 ) -> NTSTATUS {
     if ControlInfoLength != 0 || !ControlInfo.is_null() {
-        return guard_status("WskSendEx", || with_connection(Irp, Socket, |irp, _| irp.fail(STATUS_NOT_SUPPORTED)));
+        // A length without a buffer is malformed; real control data is not offered yet.
+        let status = if ControlInfo.is_null() { STATUS_INVALID_PARAMETER } else { STATUS_NOT_SUPPORTED };
+        return guard_status("WskSendEx", || with_connection(Irp, Socket, |irp, _| irp.fail(status)));
     }
     send(Socket, Buffer, Flags, Irp)
 }

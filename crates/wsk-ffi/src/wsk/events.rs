@@ -361,7 +361,7 @@ impl ListenEvents for CListenEvents {
                 );
             }
             // The provider closes the connection; the client never saw a usable handle.
-            drop(handle::remove(handle));
+            handle::remove(handle);
             AcceptOutcome::Reject
         }
     }

@@ -9,10 +9,11 @@
 //! slots are reused last-in-last-out (a FIFO of free slots), so a stale handle stays
 //! invalid for as long as possible rather than naming someone else's new socket at once.
 
+use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use wsk_api::{ConnectionSocket, ListenSocket};
 
@@ -52,14 +53,25 @@ pub struct Entry {
 }
 
 /// One handle: the `WSK_SOCKET` the client sees, first, then the provider's state.
+///
+/// `state` is a reference count with a `LIVE` bit: a live handle holds one reference of
+/// its own (dropped when its close completes), and each call in progress holds one
+/// ([`Handle`]). References are taken only while `LIVE` is set; the last one released
+/// drops the entry and returns the slot to the free list. A lookup is one load and one
+/// compare-and-swap, its release one atomic subtraction: no lock on the call path.
 #[repr(C)]
 pub struct Slot {
     wsk: WSK_SOCKET,
-    socket: Mutex<Option<Arc<Entry>>>,
+    state: AtomicU32,
+    entry: UnsafeCell<Option<Entry>>,
 }
 
-// SAFETY: `wsk.Dispatch` points to a static dispatch table and is written only while the
-// slot is off the free list and not yet handed out; the rest is behind a Mutex.
+const LIVE: u32 = 1 << 31;
+
+// SAFETY: `wsk.Dispatch` points to a static table and is written only while the slot is
+// free (off the free list, not yet handed out). `entry` is written only while the slot
+// is free (insert) or by the holder of the last reference (release); in between it is
+// only read, through references that keep it alive.
 unsafe impl Sync for Slot {}
 
 const CHUNK_SLOTS: usize = 1024;
@@ -88,7 +100,11 @@ pub fn insert(socket: Socket, dispatch: *const c_void, missing_events: u32) -> R
             return Err(STATUS_INSUFFICIENT_RESOURCES);
         }
         let chunk: Box<[Slot]> = (0..CHUNK_SLOTS)
-            .map(|_| Slot { wsk: WSK_SOCKET { Dispatch: std::ptr::null() }, socket: Mutex::new(None) })
+            .map(|_| Slot {
+                wsk: WSK_SOCKET { Dispatch: std::ptr::null() },
+                state: AtomicU32::new(0),
+                entry: UnsafeCell::new(None),
+            })
             .collect();
         let chunk: &'static [Slot] = Box::leak(chunk);
         CHUNKS[a.chunks].store(chunk.as_ptr() as *mut Slot, Ordering::Release);
@@ -99,16 +115,15 @@ pub fn insert(socket: Socket, dispatch: *const c_void, missing_events: u32) -> R
     let slot = a.free.pop_front().expect("a free slot");
     a.live += 1;
     drop(a);
-    *lock(slot) = Some(Arc::new(Entry { socket, missing_events: AtomicU32::new(missing_events) }));
     let p = slot as *const Slot as *mut Slot;
-    // SAFETY: the slot is ours (just taken off the free list); the client reads `wsk`
-    // only after we return it.
-    unsafe { (*p).wsk.Dispatch = dispatch };
+    // SAFETY: the slot is free (just taken off the free list, state 0): nobody else reads
+    // or writes its entry or its dispatch pointer until LIVE is published below.
+    unsafe {
+        *slot.entry.get() = Some(Entry { socket, missing_events: AtomicU32::new(missing_events) });
+        (*p).wsk.Dispatch = dispatch;
+    }
+    slot.state.store(LIVE | 1, Ordering::Release);
     Ok(p as *mut WSK_SOCKET)
-}
-
-fn lock(slot: &Slot) -> std::sync::MutexGuard<'_, Option<Arc<Entry>>> {
-    slot.socket.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The slot a pointer names, if it is exactly one of the arena's slots.
@@ -126,16 +141,69 @@ fn find(p: *const WSK_SOCKET) -> Option<&'static Slot> {
     None
 }
 
+/// A reference to a live handle's entry, held for the length of a call (or of a close).
+pub struct Handle {
+    slot: &'static Slot,
+}
+
+impl std::ops::Deref for Handle {
+    type Target = Entry;
+
+    fn deref(&self) -> &Entry {
+        // SAFETY: the entry was set before LIVE was published and is dropped only when the
+        // last reference goes; this handle is one.
+        unsafe { (*self.slot.entry.get()).as_ref().expect("a referenced slot has an entry") }
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        release(self.slot);
+    }
+}
+
+impl Handle {
+    /// Ends the handle (its close completed): later lookups fail. The entry goes once the
+    /// calls still holding it return. Ending it twice does nothing the second time.
+    pub fn end(&self) {
+        let prev = self.slot.state.fetch_and(!LIVE, Ordering::AcqRel);
+        if prev & LIVE != 0 {
+            arena().live -= 1;
+            release(self.slot); // the handle's own reference
+        }
+    }
+}
+
+/// Drops one reference; the last one drops the entry and frees the slot.
+fn release(slot: &'static Slot) {
+    if slot.state.fetch_sub(1, Ordering::Release) == 1 {
+        std::sync::atomic::fence(Ordering::Acquire);
+        // SAFETY: the last reference, LIVE clear (a live handle holds a reference): no one
+        // else can reach the entry any more.
+        let entry = unsafe { (*slot.entry.get()).take() };
+        arena().free.push_back(slot);
+        drop(entry);
+    }
+}
+
 /// The socket behind a live handle: `STATUS_INVALID_HANDLE` for NULL, foreign or
 /// closed handles.
-pub fn get(p: *const WSK_SOCKET) -> Result<Arc<Entry>, NTSTATUS> {
+pub fn get(p: *const WSK_SOCKET) -> Result<Handle, NTSTATUS> {
     let slot = find(p).ok_or(STATUS_INVALID_HANDLE)?;
-    let socket = lock(slot).clone();
-    socket.ok_or(STATUS_INVALID_HANDLE)
+    let mut state = slot.state.load(Ordering::Relaxed);
+    loop {
+        if state & LIVE == 0 {
+            return Err(STATUS_INVALID_HANDLE);
+        }
+        match slot.state.compare_exchange_weak(state, state + 1, Ordering::Acquire, Ordering::Relaxed) {
+            Ok(_) => return Ok(Handle { slot }),
+            Err(now) => state = now,
+        }
+    }
 }
 
 /// [`get`], also checking the category (`STATUS_INVALID_DEVICE_REQUEST` otherwise).
-pub fn get_as(p: *const WSK_SOCKET, category: Category) -> Result<Arc<Entry>, NTSTATUS> {
+pub fn get_as(p: *const WSK_SOCKET, category: Category) -> Result<Handle, NTSTATUS> {
     let s = get(p)?;
     if s.socket.category() == category {
         Ok(s)
@@ -144,32 +212,11 @@ pub fn get_as(p: *const WSK_SOCKET, category: Category) -> Result<Arc<Entry>, NT
     }
 }
 
-/// Ends a handle (its close completed, or it was never handed out): later lookups fail.
-pub fn remove(p: *const WSK_SOCKET) -> Option<Arc<Entry>> {
-    let slot = find(p)?;
-    let socket = lock(slot).take()?;
-    release_slot(slot);
-    Some(socket)
-}
-
-/// Ends a handle only if it still names `entry` (a second close of a handle whose slot
-/// was already reused must not end the new socket's handle).
-pub fn remove_entry(p: *const WSK_SOCKET, entry: &Arc<Entry>) -> Option<Arc<Entry>> {
-    let slot = find(p)?;
-    let mut guard = lock(slot);
-    if !guard.as_ref().is_some_and(|e| Arc::ptr_eq(e, entry)) {
-        return None;
+/// Ends a live handle by pointer (a socket the client never received).
+pub fn remove(p: *const WSK_SOCKET) {
+    if let Ok(h) = get(p) {
+        h.end();
     }
-    let socket = guard.take()?;
-    drop(guard);
-    release_slot(slot);
-    Some(socket)
-}
-
-fn release_slot(slot: &'static Slot) {
-    let mut a = arena();
-    a.live -= 1;
-    a.free.push_back(slot);
 }
 
 /// Handles still live (sockets not closed).

@@ -25,12 +25,10 @@ pub mod provider;
 pub mod registration;
 pub mod tables;
 
-use std::sync::Arc;
-
 use wsk_api::NtStatus;
 
 use crate::abi::{IRP, NTSTATUS, WSK_SOCKET};
-use handle::{Category, Entry};
+use handle::{Category, Handle};
 use irp::Irp;
 
 pub const STATUS_SUCCESS: NTSTATUS = 0;
@@ -76,7 +74,7 @@ pub(crate) unsafe fn with_irp(irp: *mut IRP, f: impl FnOnce(Irp) -> NTSTATUS) ->
 }
 
 /// Looks the socket up for a function of `category`'s table; on failure completes the IRP.
-pub(crate) fn socket_for(irp: Irp, s: *mut WSK_SOCKET, category: Category) -> Result<(Irp, Arc<Entry>), NTSTATUS> {
+pub(crate) fn socket_for(irp: Irp, s: *mut WSK_SOCKET, category: Category) -> Result<(Irp, Handle), NTSTATUS> {
     match handle::get_as(s, category) {
         Ok(sock) => Ok((irp, sock)),
         Err(e) => Err(irp.fail(e)),

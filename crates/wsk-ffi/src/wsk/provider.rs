@@ -207,7 +207,7 @@ pub unsafe extern "C" fn control_client(
                 None => return STATUS_INVALID_PARAMETER,
             }
         };
-        let client = match client(Client) {
+        let client = match client(Client).and_then(|c| c.check_ready().map(|()| c)) {
             Ok(c) => c,
             Err(e) => return finish(irp, e, 0),
         };
@@ -238,7 +238,12 @@ pub unsafe extern "C" fn control_client(
             }
             // Accepted without effect: there is no TDI on Linux.
             WSK_TDI_BEHAVIOR | WSK_TDI_DEVICENAME_MAPPING => {
-                if InputBuffer.is_null() || InputSize == 0 {
+                let needed = if ControlCode == WSK_TDI_BEHAVIOR {
+                    std::mem::size_of::<u32>()
+                } else {
+                    std::mem::size_of::<crate::abi::WSK_TDI_MAP_INFO>()
+                };
+                if InputBuffer.is_null() || InputSize < needed {
                     return finish(irp, STATUS_INVALID_PARAMETER, 0);
                 }
                 finish(irp, STATUS_SUCCESS, 0)
@@ -262,11 +267,16 @@ pub unsafe extern "C" fn get_address_info(
     OwningThread: PVOID,
     Irp: *mut IRP,
 ) -> NTSTATUS {
-    let _ = (NodeName, ServiceName, NameSpace, Provider, Hints, Result, OwningProcess, OwningThread);
+    let _ = (NodeName, ServiceName, NameSpace, Provider, Hints, OwningProcess, OwningThread);
     guard_status("WskGetAddressInfo", || {
-        with_irp(Irp, |irp| match client(Client) {
-            Ok(_) => irp.fail(STATUS_NOT_IMPLEMENTED),
-            Err(e) => irp.fail(e),
+        with_irp(Irp, |irp| {
+            if let Err(e) = client(Client).and_then(|c| c.check_ready()) {
+                return irp.fail(e);
+            }
+            if Result.is_null() {
+                return irp.fail(STATUS_INVALID_PARAMETER);
+            }
+            irp.fail(STATUS_NOT_IMPLEMENTED)
         })
     })
 }
@@ -293,11 +303,23 @@ pub unsafe extern "C" fn get_name_info(
     OwningThread: PVOID,
     Irp: *mut IRP,
 ) -> NTSTATUS {
-    let _ = (SockAddr, SockAddrLength, NodeName, ServiceName, Flags, OwningProcess, OwningThread);
+    let _ = (NodeName, ServiceName, Flags, OwningProcess, OwningThread);
     guard_status("WskGetNameInfo", || {
-        with_irp(Irp, |irp| match client(Client) {
-            Ok(_) => irp.fail(STATUS_NOT_IMPLEMENTED),
-            Err(e) => irp.fail(e),
+        with_irp(Irp, |irp| {
+            if let Err(e) = client(Client).and_then(|c| c.check_ready()) {
+                return irp.fail(e);
+            }
+            if SockAddr.is_null() {
+                return irp.fail(STATUS_INVALID_PARAMETER);
+            }
+            let family = match AddressFamily::from_windows(std::ptr::read_unaligned(SockAddr as *const u16)) {
+                Ok(f) => f,
+                Err(_) => return irp.fail(STATUS_NOT_SUPPORTED),
+            };
+            if (SockAddrLength as usize) < family.sockaddr_len() {
+                return irp.fail(STATUS_INVALID_PARAMETER);
+            }
+            irp.fail(STATUS_NOT_IMPLEMENTED)
         })
     })
 }

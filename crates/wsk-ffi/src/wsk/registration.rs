@@ -26,6 +26,10 @@ pub const STATUS_DEVICE_NOT_READY: NTSTATUS = 0xC000_00A3_u32 as i32;
 
 /// "WSKREG" + 0x0001: marks a registered `WSK_REGISTRATION` block.
 const REGISTERED_MAGIC: u64 = 0x5753_4B52_4547_0001;
+/// "WSKREG" + 0xDEAD: marks a block whose registration was deregistered (captures on it
+/// answer `STATUS_DEVICE_NOT_READY`, as Windows documents; on a block that was never
+/// registered, `STATUS_INVALID_PARAMETER`).
+const DEREGISTERED_MAGIC: u64 = 0x5753_4B52_4547_DEAD;
 
 /// `NPI_WSK_INTERFACE_ID`, exported for C (`extern const NPIID NPI_WSK_INTERFACE_ID`).
 #[no_mangle]
@@ -46,12 +50,34 @@ impl Client {
     /// Runs `f` with a captured NPI of this registration: `STATUS_DEVICE_NOT_READY` while
     /// deregistering or when nothing is captured (calls after `WskReleaseProviderNPI`).
     pub fn with_npi<T>(&self, f: impl FnOnce(&ProviderNpi) -> T) -> Result<T, NTSTATUS> {
-        if self.deregistering.load(Ordering::Acquire) {
-            return Err(STATUS_DEVICE_NOT_READY);
-        }
+        self.check_ready()?;
         let captures = lock(&self.captures);
         let npi = captures.first().ok_or(STATUS_DEVICE_NOT_READY)?;
         Ok(f(npi))
+    }
+}
+
+impl Client {
+    /// `STATUS_DEVICE_NOT_READY` once `WskDeregister` started.
+    pub fn check_ready(&self) -> Result<(), NTSTATUS> {
+        if self.deregistering.load(Ordering::Acquire) {
+            Err(STATUS_DEVICE_NOT_READY)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// The answer for a registration block libwsk does not know: `STATUS_DEVICE_NOT_READY`
+/// if it was deregistered, `STATUS_INVALID_PARAMETER` if it never was registered (or NULL).
+///
+/// # Safety
+/// `block` is NULL or the client's `WSK_REGISTRATION`.
+unsafe fn unknown_block(block: *mut WSK_REGISTRATION) -> NTSTATUS {
+    if !block.is_null() && std::ptr::read_volatile(&(*block).ReservedRegistrationState) == DEREGISTERED_MAGIC {
+        STATUS_DEVICE_NOT_READY
+    } else {
+        STATUS_INVALID_PARAMETER
     }
 }
 
@@ -137,9 +163,7 @@ pub unsafe extern "C" fn WskCaptureProviderNPI(
     WskProviderNpi: *mut WSK_PROVIDER_NPI,
 ) -> NTSTATUS {
     guard_status("WskCaptureProviderNPI", || {
-        let Some(client) = by_block(WskRegistration) else {
-            return if WskRegistration.is_null() { STATUS_INVALID_PARAMETER } else { STATUS_DEVICE_NOT_READY };
-        };
+        let Some(client) = by_block(WskRegistration) else { return unknown_block(WskRegistration) };
         if WskProviderNpi.is_null() {
             return STATUS_INVALID_PARAMETER;
         }
@@ -180,9 +204,7 @@ pub unsafe extern "C" fn WskQueryProviderCharacteristics(
     WskProviderCharacteristics: *mut WSK_PROVIDER_CHARACTERISTICS,
 ) -> NTSTATUS {
     guard_status("WskQueryProviderCharacteristics", || {
-        let Some(client) = by_block(WskRegistration) else {
-            return if WskRegistration.is_null() { STATUS_INVALID_PARAMETER } else { STATUS_DEVICE_NOT_READY };
-        };
+        let Some(client) = by_block(WskRegistration) else { return unknown_block(WskRegistration) };
         if WskProviderCharacteristics.is_null() {
             return STATUS_INVALID_PARAMETER;
         }
@@ -218,7 +240,7 @@ pub unsafe extern "C" fn WskDeregister(WskRegistration: *mut WSK_REGISTRATION) {
             t.clients.remove(&(Arc::as_ptr(&client) as usize));
             t.blocks.remove(&client.block);
         });
-        (*WskRegistration).ReservedRegistrationState = 0;
+        (*WskRegistration).ReservedRegistrationState = DEREGISTERED_MAGIC;
         (*WskRegistration).ReservedRegistrationContext = std::ptr::null_mut();
     })
 }
