@@ -4,7 +4,9 @@
 //!
 //! Both sides set up the same thing: a registration on the process's host provider and a
 //! socket connected with `WskSocketConnect` (`socket_connect`) to the same kind of peer,
-//! a *drain*: a plain host socket in a thread of this process that reads and discards.
+//! a *drain*: a plain host socket in a thread of the bench process that reads and
+//! discards. Each side runs as a process of its own (the C program; this binary with
+//! `--rust-only`), so both senders see the same surroundings.
 //! (Sending to a WSK receiver instead would put the receivers' difference into the
 //! figure: on loopback the sender's `sendmsg` runs the receiving side's TCP processing
 //! and wake-ups.) Then, on the connected socket, one warm-up round and `ROUNDS` timed
@@ -77,6 +79,9 @@ struct Counters {
     sender: OnceLock<Thread>,
 }
 
+/// Bytes per send in this process (64, or 0 for the call path without a system call).
+static SIZE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(MSG);
+
 static COUNTERS: Counters = Counters {
     completed: AtomicU64::new(0),
     errors: AtomicU64::new(0),
@@ -87,7 +92,7 @@ static COUNTERS: Counters = Counters {
 impl Counters {
     /// The completion routine: checks, counts, wakes a waiting sender.
     fn done(&self, r: wsk_api::Result<usize>) {
-        if r != Ok(MSG) {
+        if r != Ok(SIZE.load(Ordering::Relaxed)) {
             self.errors.fetch_add(1, Ordering::Relaxed);
         }
         self.completed.fetch_add(1, Ordering::SeqCst);
@@ -138,10 +143,6 @@ impl Drain {
         Drain { port, thread }
     }
 
-    fn addr(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.port))
-    }
-
     /// Waits for the peer's close; the bytes read.
     fn join(self) -> u64 {
         self.thread.join().expect("drain thread")
@@ -153,19 +154,17 @@ struct RustSide {
     reg: Option<Registration>,
     npi: Option<ProviderNpi>,
     active: ConnectionSocket,
-    drain: Drain,
-    sent: AtomicU64,
 }
 
 impl RustSide {
-    fn new() -> RustSide {
+    /// Connects to the drain at `peer` (in the parent process, as for the C program).
+    fn new(peer: SocketAddr) -> RustSide {
         let _ = COUNTERS.sender.set(std::thread::current());
         let loopback: SocketAddr = "127.0.0.1:0".parse().unwrap();
         let reg = Registration::new().expect("register");
         let npi = reg.capture(Wait::Infinite).expect("capture");
-        let drain = Drain::start();
-        let active = npi.socket_connect(loopback, drain.addr(), None).wait().expect("connect");
-        RustSide { reg: Some(reg), npi: Some(npi), active, drain, sent: AtomicU64::new(0) }
+        let active = npi.socket_connect(loopback, peer, None).wait().expect("connect");
+        RustSide { reg: Some(reg), npi: Some(npi), active }
     }
 
     /// One warm-up round and `rounds` timed rounds of `calls` sends.
@@ -177,14 +176,12 @@ impl RustSide {
         let sent = calls * (rounds.len() as u64 + 1);
         assert_eq!(COUNTERS.completed.load(Ordering::SeqCst) - before, sent, "every send completed once");
         assert_eq!(COUNTERS.errors.load(Ordering::Relaxed), 0, "sends completed with another status or count");
-        self.sent.fetch_add(sent * MSG as u64, Ordering::Relaxed);
         Run::of(calls, &rounds)
     }
 
     fn close(mut self) {
         self.active.disconnect(None, 0).wait_timeout(TIMEOUT).expect("disconnect in time").expect("disconnect");
         self.active.close().wait_timeout(TIMEOUT).expect("close in time").expect("close");
-        assert_eq!(self.drain.join(), self.sent.load(Ordering::Relaxed), "the drain read every byte sent");
         drop(self.npi.take());
         if let Some(reg) = self.reg.take() {
             reg.deregister_timeout(TIMEOUT).map_err(|(_, c)| c).expect("deregister");
@@ -216,9 +213,10 @@ fn rust_send_round(socket: &ConnectionSocket, calls: u64) -> Round {
     let cpu_start = thread_cpu_ns();
     let start = Instant::now();
     let mut round = Round { ns: 0, cpu_ns: 0, wait_ns: 0, pending: 0 };
+    let size = SIZE.load(Ordering::Relaxed);
     for _ in 0..calls {
         let before = counters.completed.load(Ordering::SeqCst);
-        let buffer: &'static [u8] = &DATA.0;
+        let buffer: &'static [u8] = &DATA.0[..size];
         let _ = socket.send_then(Box::new(buffer), 0, move |r| counters.done(r));
         if counters.completed.load(Ordering::SeqCst) == before {
             let wait = Instant::now();
@@ -261,8 +259,8 @@ impl Run {
         self.pending as f64 / self.calls as f64
     }
 
-    /// The lines the C program prints, read back.
-    fn parse_c(stdout: &str) -> Run {
+    /// The lines a side prints (`c_send_…` or `rust_send_…`), read back.
+    fn parse(stdout: &str, prefix: &str) -> Run {
         let value = |key: &str| -> Vec<f64> {
             let line = stdout
                 .lines()
@@ -270,10 +268,10 @@ impl Run {
                 .unwrap_or_else(|| panic!("no `{key}` line in the C program's output:\n{stdout}"));
             line.split_whitespace().skip(1).map(|v| v.parse().expect("a number")).collect()
         };
-        let pending = value("c_send_pending");
+        let pending = value(&format!("{prefix}_pending"));
         Run {
-            ns_per_call: value("c_send_ns_per_call")[0],
-            cpu_ns_per_call: value("c_send_cpu_ns_per_call")[0],
+            ns_per_call: value(&format!("{prefix}_ns_per_call"))[0],
+            cpu_ns_per_call: value(&format!("{prefix}_cpu_ns_per_call"))[0],
             pending: pending[0] as u64,
             calls: pending[1] as u64,
         }
@@ -334,10 +332,10 @@ fn build_c_program() -> PathBuf {
     exe
 }
 
-fn run_c(exe: &Path, calls: u64, rounds: u64) -> Run {
+fn run_c(exe: &Path, calls: u64, rounds: u64, size: usize) -> Run {
     let drain = Drain::start();
     let out = Command::new(exe)
-        .args([calls.to_string(), rounds.to_string(), drain.port.to_string()])
+        .args([calls.to_string(), rounds.to_string(), drain.port.to_string(), size.to_string()])
         .output()
         .expect("run the C program");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -348,8 +346,8 @@ fn run_c(exe: &Path, calls: u64, rounds: u64) -> Run {
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(drain.join(), calls * (rounds + 1) * MSG as u64, "the drain read every byte the C program sent");
-    Run::parse_c(&stdout)
+    assert_eq!(drain.join(), calls * (rounds + 1) * size as u64, "the drain read every byte the C program sent");
+    Run::parse(&stdout, "c_send")
 }
 
 // ---------------------------------------------------------------------------------
@@ -413,41 +411,55 @@ fn machine() -> String {
     format!("{n} CPUs, {model}")
 }
 
-/// `c_abi --rust-only CALLS ROUNDS`: the Rust side alone, in a process of its own (what
-/// the callgrind part runs); prints the C program's lines with a `rust_` prefix.
+/// `c_abi --rust-only CALLS ROUNDS PORT`: the Rust side alone, in a process of its own
+/// like the C program, sending to the parent's drain on PORT; prints the C program's
+/// lines with a `rust_` prefix.
 fn rust_only(args: &[String]) {
     let calls: u64 = args.first().and_then(|a| a.parse().ok()).expect("CALLS");
     let rounds: u64 = args.get(1).and_then(|a| a.parse().ok()).expect("ROUNDS");
-    let side = RustSide::new();
+    let port: u16 = args.get(2).and_then(|a| a.parse().ok()).expect("PORT");
+    SIZE.store(args.get(3).and_then(|a| a.parse().ok()).unwrap_or(MSG), Ordering::Relaxed);
+    let side = RustSide::new(SocketAddr::from(([127, 0, 0, 1], port)));
     let run = side.run(calls, rounds);
     println!("rust_send_ns_per_call {:.2}", run.ns_per_call);
+    println!("rust_send_cpu_ns_per_call {:.2}", run.cpu_ns_per_call);
     println!("rust_send_pending {} {}", run.pending, run.calls);
     side.close();
 }
 
-fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if let Some(i) = args.iter().position(|a| a == "--rust-only") {
-        return rust_only(&args[i + 1..]);
-    }
-    let full = bench_mode();
-    let (calls, rounds, alternations) = if full { (CALLS, ROUNDS, ALTERNATIONS) } else { (1_000, 2, 1) };
+/// Runs the Rust side as a child process (`--rust-only`) against a drain here.
+fn run_rust(calls: u64, rounds: u64, size: usize) -> Run {
+    let drain = Drain::start();
+    let exe = std::env::current_exe().expect("bench exe");
+    let out = Command::new(exe)
+        .args([
+            "--rust-only".to_string(),
+            calls.to_string(),
+            rounds.to_string(),
+            drain.port.to_string(),
+            size.to_string(),
+        ])
+        .output()
+        .expect("run the Rust side");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the Rust side failed ({}):\n{stdout}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(drain.join(), calls * (rounds + 1) * size as u64, "the drain read every byte the Rust side sent");
+    Run::parse(&stdout, "rust_send")
+}
 
-    let started = Instant::now();
-    let exe = build_c_program();
-    let side = RustSide::new();
-    let mut rows = Vec::new();
-    for _ in 0..alternations {
-        let rust = side.run(calls, rounds);
-        let c = run_c(&exe, calls, rounds);
-        rows.push((rust, c));
-    }
-    side.close();
-
+/// Prints the table of one payload size and the verdict.
+fn report(size: usize, calls: u64, rounds: u64, rows: &[(Run, Run)]) {
+    let alternations = rows.len();
     println!();
     println!(
-        "C ABI overhead: WskSend of 64 B, inline completion; {alternations} alternations of {rounds} rounds × {calls} \
-         calls per side ({}; profile dir {})",
+        "C ABI overhead: WskSend of {size} B, inline completion{}; {alternations} alternations of {rounds} rounds × \
+         {calls} calls per side ({}; profile dir {})",
+        if size == 0 { " (no system call: the call path alone)" } else { "" },
         machine(),
         profile_dir().display()
     );
@@ -499,18 +511,41 @@ fn main() {
         verdict(difference),
         verdict(cpu_difference)
     );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(i) = args.iter().position(|a| a == "--rust-only") {
+        return rust_only(&args[i + 1..]);
+    }
+    let full = bench_mode();
+    let (calls, rounds, alternations) = if full { (CALLS, ROUNDS, ALTERNATIONS) } else { (1_000, 2, 1) };
+
+    let started = Instant::now();
+    let exe = build_c_program();
+    for size in [MSG, 0] {
+        let mut rows = Vec::new();
+        for _ in 0..alternations {
+            let rust = run_rust(calls, rounds, size);
+            let c = run_c(&exe, calls, rounds, size);
+            rows.push((rust, c));
+        }
+        report(size, calls, rounds, &rows);
+    }
 
     if full && callgrind_enabled() {
         let dir = profile_dir().join("c_abi");
         let n = CALLGRIND_CALLS;
         let c_drain = Drain::start();
         let args = [n.to_string(), "1".to_string(), c_drain.port.to_string()];
-        let self_args = ["--rust-only".to_string(), n.to_string(), "1".to_string()];
+        let rust_drain = Drain::start();
+        let self_args = ["--rust-only".to_string(), n.to_string(), "1".to_string(), rust_drain.port.to_string()];
         let exe_self = std::env::current_exe().expect("bench exe");
         // Warm-up and counted round both run inside the toggled function: 2 × n sends.
         let c = callgrind(&dir.join("callgrind.c.out"), "BenchSendRound", &exe, &args, 2 * n);
         let _ = c_drain.join();
         let rust = callgrind(&dir.join("callgrind.rust.out"), "*::rust_send_round", &exe_self, &self_args, 2 * n);
+        let _ = rust_drain.join();
         match (rust, c) {
             (Some(rust), Some(c)) => {
                 println!();

@@ -120,6 +120,12 @@ impl<T: Send + 'static> Op<T> {
         }
     }
 
+    /// Makes `cancel` cancel the operation `canceller` names (one the op is built on).
+    pub(crate) fn with_canceller(mut self, canceller: Option<Canceller>) -> Self {
+        self.cancel = canceller.map(|c| (c.socket, c.id));
+        self
+    }
+
     pub(crate) fn cancellable(mut self, socket: &Arc<SocketShared>, id: OpId) -> Self {
         self.cancel = Some((Arc::downgrade(socket), id));
         self

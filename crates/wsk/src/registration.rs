@@ -281,7 +281,8 @@ impl ProviderNpi {
     }
 
     /// `WskSocketConnect`: creates a connection-oriented socket, binds it to `local`
-    /// and connects it to `remote`; completes once connected.
+    /// and connects it to `remote`; completes once connected. [`Op::cancel`] cancels the
+    /// connect (`IoCancelIrp`); the socket is then closed and the op fails with `STATUS_CANCELLED`.
     pub fn socket_connect(
         &self,
         local: SocketAddr,
@@ -289,8 +290,8 @@ impl ProviderNpi {
         events: Option<Arc<dyn ConnectionEvents>>,
     ) -> Op<ConnectionSocket> {
         let (op, done) = Op::new();
-        ConnectionSocket::create_connected(&self.reg, local, remote, events, done);
-        op
+        let canceller = ConnectionSocket::create_connected(&self.reg, local, remote, events, done);
+        op.with_canceller(canceller)
     }
 
     /// `WskControlClient(WSK_SET_STATIC_EVENT_CALLBACKS)`: these event bits are enabled on

@@ -1,12 +1,13 @@
 /*
  * send.c: the C side of the C-ABI overhead benchmark (benches/c_abi.rs).
  *
- *   send N R PORT
+ *   send N R PORT [SIZE]
  *
  * Registers with WSK, captures the provider NPI, connects with WskSocketConnect to
  * 127.0.0.1:PORT (the bench's drain: a plain host socket that reads and discards, the
  * same peer the Rust side sends to), then runs one warm-up round and R timed rounds of N
- * WskSend calls of 64 bytes each, disconnects gracefully and closes.
+ * WskSend calls of SIZE bytes each (default 64; 0 completes without a system call: the
+ * cost of the call path alone), disconnects gracefully and closes.
  *
  * Every call reuses one IRP (IoReuseIrp + IoSetCompletionRoutine; the routine checks the
  * result, counts and returns STATUS_MORE_PROCESSING_REQUIRED) and one MDL. A send the host
@@ -128,13 +129,14 @@ typedef struct _SENDS {
 } SENDS;
 
 static SENDS Sends;
+static ULONG SendBytes = SEND_BYTES;
 
 static NTSTATUS SendComplete(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context)
 {
     SENDS *S = (SENDS *)Context;
 
     UNREFERENCED_PARAMETER(DeviceObject);
-    if (Irp->IoStatus.Status != STATUS_SUCCESS || Irp->IoStatus.Information != SEND_BYTES) {
+    if (Irp->IoStatus.Status != STATUS_SUCCESS || Irp->IoStatus.Information != SendBytes) {
         S->Errors++;
     }
     InterlockedIncrement(&S->Completed);
@@ -233,12 +235,18 @@ int main(int argc, char **argv)
     double PerCall[MAX_ROUNDS], PerCallInclWaits[MAX_ROUNDS], CpuPerCall[MAX_ROUNDS];
     ULONG N, R, r, i, Pending, Port;
 
-    if (argc != 4) {
-        Fail("usage: send N R PORT");
+    if (argc != 4 && argc != 5) {
+        Fail("usage: send N R PORT [SIZE]");
     }
     N = ParseArg(argv[1], 100000000);
     R = ParseArg(argv[2], MAX_ROUNDS);
     Port = ParseArg(argv[3], 65535);
+    if (argc == 5) {
+        SendBytes = (ULONG)atoi(argv[4]);
+        if (SendBytes > SEND_BYTES) {
+            Fail("SIZE at most %d", SEND_BYTES);
+        }
+    }
     for (i = 0; i < SEND_BYTES; i++) {
         Data[i] = (UCHAR)i;
     }
@@ -284,7 +292,7 @@ int main(int argc, char **argv)
     MmBuildMdlForNonPagedPool(Mdl);
     Buffer.Mdl = Mdl;
     Buffer.Offset = 0;
-    Buffer.Length = SEND_BYTES;
+    Buffer.Length = SendBytes;
 
     BenchSendRound(Connected, Irp, &Buffer, N, &Round); /* warm-up */
     Pending = 0;

@@ -102,8 +102,17 @@ impl Regions {
         self.total
     }
 
-    fn locate(&self, mut offset: usize) -> Option<(usize, usize)> {
-        for &(addr, len) in std::iter::once(&self.first).chain(self.rest.iter()) {
+    #[inline]
+    fn locate(&self, offset: usize) -> Option<(usize, usize)> {
+        let (addr, len) = self.first;
+        if offset < len {
+            return Some((addr + offset, len - offset));
+        }
+        self.locate_rest(offset - len)
+    }
+
+    fn locate_rest(&self, mut offset: usize) -> Option<(usize, usize)> {
+        for &(addr, len) in &self.rest {
             if offset < len {
                 return Some((addr + offset, len - offset));
             }

@@ -11,6 +11,7 @@ use crate::wsk::{
 };
 
 /// Looks up a connection socket for `f`; completes the IRP on failure.
+#[inline]
 unsafe fn with_connection(
     irp: *mut IRP,
     s: *mut WSK_SOCKET,

@@ -82,7 +82,8 @@ pub unsafe fn control_socket(
                     Socket::Listen(_) => mask & wsk_core::consts::events::WSK_EVENT_ACCEPT,
                     Socket::Connection(_) => mask,
                 };
-                if checked & sock.missing_events.load(std::sync::atomic::Ordering::Relaxed) != 0 {
+                let missing = sock.missing_events.load(std::sync::atomic::Ordering::Relaxed);
+                if missing != crate::wsk::handle::CALLBACKS_PENDING && checked & missing != 0 {
                     // The client dispatch table has no callback for this event.
                     return finish(irp, STATUS_INVALID_PARAMETER, 0);
                 }

@@ -155,6 +155,18 @@ impl CConnectionEvents {
         Some(Arc::new(CConnectionEvents { context: context as usize, dispatch: std::ptr::read(dispatch) }))
     }
 
+    /// An adapter with no callbacks at all (an accepted socket whose client gave no table).
+    pub fn empty() -> Arc<Self> {
+        Arc::new(CConnectionEvents {
+            context: 0,
+            dispatch: WSK_CLIENT_CONNECTION_DISPATCH {
+                WskReceiveEvent: None,
+                WskDisconnectEvent: None,
+                WskSendBacklogEvent: None,
+            },
+        })
+    }
+
     /// The event bits an optional adapter has no callback for (all of them for `None`).
     pub fn missing_of(events: &Option<Arc<Self>>) -> u32 {
         events.as_ref().map_or(wsk_core::consts::events::CONNECTION_EVENTS, |e| e.missing())
@@ -179,7 +191,9 @@ impl CConnectionEvents {
 
 impl ConnectionEvents for CConnectionEvents {
     fn on_receive(&self, indication: Option<&mut DataIndication>, flags: EventFlags) -> ReceiveOutcome {
-        let Some(callback) = self.dispatch.WskReceiveEvent else { return ReceiveOutcome::Accepted };
+        // No callback (receive events inherited by an accepted socket whose table lacks
+        // one): the data waits for a WskReceive rather than being lost.
+        let Some(callback) = self.dispatch.WskReceiveEvent else { return ReceiveOutcome::NotAccepted };
         let ctx = self.context as PVOID;
         let Some(ind) = indication else {
             let mut accepted = 0usize;
@@ -205,37 +219,45 @@ impl ConnectionEvents for CConnectionEvents {
         }
         // SAFETY: the chain and its MDLs are valid for the call; the data stays put.
         let status = unsafe { callback(ctx, flags.0, head, indicated, &mut accepted) };
-        let early: Vec<bool> = {
+        if status == STATUS_PENDING {
+            // Retained: first give every element its buffer and hand it to the client
+            // (raw), then publish it as retained in one locked pass. A WskRelease from
+            // another thread in between finds it still `Indicated` and marks it
+            // `ReleasedEarly`; the pass frees those.
+            let buffers = ind.retain().into_buffers();
+            let raw: Vec<*mut Element> = elements
+                .into_iter()
+                .zip(buffers)
+                .map(|(mut e, b)| {
+                    e.buffer = Some(b);
+                    Box::into_raw(e)
+                })
+                .collect();
             let mut map = elements_table();
             let map = map.get_or_insert_with(HashMap::new);
-            addrs
-                .iter()
-                .map(|a| {
-                    let early = map.get(a) == Some(&Held::ReleasedEarly);
-                    if status == STATUS_PENDING && !early {
-                        map.insert(*a, Held::Retained);
-                    } else {
-                        map.remove(a);
-                    }
-                    early
-                })
-                .collect()
-        };
-        if status != STATUS_PENDING && early.iter().any(|e| *e) {
-            tracing::error!("WskRelease of an indication whose WskReceiveEvent did not return STATUS_PENDING");
+            for p in raw {
+                if map.get(&(p as usize)) == Some(&Held::ReleasedEarly) {
+                    map.remove(&(p as usize));
+                    // SAFETY: released by the client already; still ours (made above).
+                    drop(unsafe { Box::from_raw(p) });
+                } else {
+                    map.insert(p as usize, Held::Retained);
+                }
+            }
+            return ReceiveOutcome::Retained;
+        }
+        {
+            let mut map = elements_table();
+            let map = map.get_or_insert_with(HashMap::new);
+            let mut early = false;
+            for a in &addrs {
+                early |= map.remove(a) == Some(Held::ReleasedEarly);
+            }
+            if early {
+                tracing::error!("WskRelease of an indication whose WskReceiveEvent did not return STATUS_PENDING");
+            }
         }
         match status {
-            STATUS_PENDING => {
-                let buffers = ind.retain().into_buffers();
-                for ((mut e, b), early) in elements.into_iter().zip(buffers).zip(early) {
-                    if early {
-                        continue; // released already: element and buffer go back now
-                    }
-                    e.buffer = Some(b);
-                    let _ = Box::into_raw(e); // owned by the client until WskRelease
-                }
-                ReceiveOutcome::Retained
-            }
             STATUS_DATA_NOT_ACCEPTED => ReceiveOutcome::NotAccepted,
             STATUS_SUCCESS if accepted < indicated => ReceiveOutcome::Partial(accepted),
             STATUS_SUCCESS => ReceiveOutcome::Accepted,
@@ -325,11 +347,16 @@ impl ListenEvents for CListenEvents {
             };
             return AcceptOutcome::Reject;
         };
-        let all = wsk_core::consts::events::CONNECTION_EVENTS;
-        let handle = match handle::insert(Socket::Connection(socket), tables::connection(), all) {
+        // While the callback runs the client may enable events on the new socket (after
+        // setting *AcceptSocketDispatch, as wsk.h allows): the callbacks it will name are
+        // not known yet, so nothing is checked until it returns.
+        let handle = match handle::insert(Socket::Connection(socket), tables::connection(), handle::CALLBACKS_PENDING) {
             Ok(h) => h,
             Err(_) => return AcceptOutcome::Reject,
         };
+        // Held across the callback: the slot cannot be reused under us even if the client
+        // closes the socket from inside the callback.
+        let Ok(entry) = handle::get(handle) else { return AcceptOutcome::Reject };
         let mut l = sockaddr_of(&local);
         let mut r = sockaddr_of(&remote);
         // SAFETY: the client's callback; the addresses live for the call.
@@ -345,14 +372,12 @@ impl ListenEvents for CListenEvents {
             )
         };
         if status == STATUS_SUCCESS {
-            // SAFETY: the client's dispatch table (or NULL).
+            // SAFETY: the client's dispatch table (or NULL: an adapter without callbacks,
+            // so inherited receive events keep their data for a WskReceive).
             let events = unsafe { CConnectionEvents::new(out_ctx, out_dispatch) };
-            if let Ok(entry) = handle::get(handle) {
-                entry
-                    .missing_events
-                    .store(CConnectionEvents::missing_of(&events), std::sync::atomic::Ordering::Relaxed);
-            }
-            AcceptOutcome::Accept(events.map(|e| e as Arc<dyn ConnectionEvents>))
+            entry.missing_events.store(CConnectionEvents::missing_of(&events), std::sync::atomic::Ordering::Relaxed);
+            let events = events.unwrap_or_else(CConnectionEvents::empty);
+            AcceptOutcome::Accept(Some(events as Arc<dyn ConnectionEvents>))
         } else {
             if status != STATUS_REQUEST_NOT_ACCEPTED {
                 tracing::error!(
@@ -361,7 +386,7 @@ impl ListenEvents for CListenEvents {
                 );
             }
             // The provider closes the connection; the client never saw a usable handle.
-            handle::remove(handle);
+            entry.end();
             AcceptOutcome::Reject
         }
     }

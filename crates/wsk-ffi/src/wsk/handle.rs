@@ -19,6 +19,8 @@ use wsk_api::{ConnectionSocket, ListenSocket};
 
 use crate::abi::{NTSTATUS, WSK_SOCKET};
 
+const _: () = assert!(std::mem::offset_of!(Slot, dispatch) == std::mem::offset_of!(WSK_SOCKET, Dispatch));
+
 pub const STATUS_INVALID_HANDLE: NTSTATUS = 0xC000_0008_u32 as i32;
 pub const STATUS_INVALID_DEVICE_REQUEST: NTSTATUS = 0xC000_0010_u32 as i32;
 pub const STATUS_INSUFFICIENT_RESOURCES: NTSTATUS = 0xC000_009A_u32 as i32;
@@ -45,6 +47,10 @@ impl Socket {
     }
 }
 
+/// `missing_events` while a WskAcceptEvent callback runs: the accepted socket's callbacks
+/// are named only when it returns, so enabling is not checked meanwhile.
+pub const CALLBACKS_PENDING: u32 = u32::MAX;
+
 /// A live handle's socket, and the event bits its client dispatch table has no
 /// callback for (enabling those is refused: the events would be lost).
 pub struct Entry {
@@ -61,17 +67,18 @@ pub struct Entry {
 /// compare-and-swap, its release one atomic subtraction: no lock on the call path.
 #[repr(C)]
 pub struct Slot {
-    wsk: WSK_SOCKET,
+    /// `WSK_SOCKET.Dispatch`, the one member the client reads (same layout as the C
+    /// pointer; atomic because stale lookups may read the slot while it is reused).
+    dispatch: AtomicPtr<c_void>,
     state: AtomicU32,
     entry: UnsafeCell<Option<Entry>>,
 }
 
 const LIVE: u32 = 1 << 31;
 
-// SAFETY: `wsk.Dispatch` points to a static table and is written only while the slot is
-// free (off the free list, not yet handed out). `entry` is written only while the slot
-// is free (insert) or by the holder of the last reference (release); in between it is
-// only read, through references that keep it alive.
+// SAFETY: `entry` is written only while the slot is free (insert) or by the holder of
+// the last reference (release); in between it is only read, through references that keep
+// it alive. `dispatch` is atomic.
 unsafe impl Sync for Slot {}
 
 const CHUNK_SLOTS: usize = 1024;
@@ -101,7 +108,7 @@ pub fn insert(socket: Socket, dispatch: *const c_void, missing_events: u32) -> R
         }
         let chunk: Box<[Slot]> = (0..CHUNK_SLOTS)
             .map(|_| Slot {
-                wsk: WSK_SOCKET { Dispatch: std::ptr::null() },
+                dispatch: AtomicPtr::new(std::ptr::null_mut()),
                 state: AtomicU32::new(0),
                 entry: UnsafeCell::new(None),
             })
@@ -117,11 +124,9 @@ pub fn insert(socket: Socket, dispatch: *const c_void, missing_events: u32) -> R
     drop(a);
     let p = slot as *const Slot as *mut Slot;
     // SAFETY: the slot is free (just taken off the free list, state 0): nobody else reads
-    // or writes its entry or its dispatch pointer until LIVE is published below.
-    unsafe {
-        *slot.entry.get() = Some(Entry { socket, missing_events: AtomicU32::new(missing_events) });
-        (*p).wsk.Dispatch = dispatch;
-    }
+    // or writes its entry until LIVE is published below.
+    unsafe { *slot.entry.get() = Some(Entry { socket, missing_events: AtomicU32::new(missing_events) }) };
+    slot.dispatch.store(dispatch as *mut c_void, Ordering::Release);
     slot.state.store(LIVE | 1, Ordering::Release);
     Ok(p as *mut WSK_SOCKET)
 }

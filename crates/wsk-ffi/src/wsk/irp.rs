@@ -21,9 +21,10 @@
 //! completion path removes the routine under the same lock before completing, so a
 //! cancel never touches an IRP that was already handed back.
 
+use std::cell::Cell;
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
 
 use wsk_api::Canceller;
 
@@ -57,7 +58,11 @@ impl Irp {
     /// # Safety
     /// `irp` is NULL or points to an initialized IRP the caller hands to the provider.
     pub unsafe fn check(irp: *mut IRP) -> Option<Irp> {
-        if irp.is_null() || (*irp).CurrentLocation <= 1 || (*irp).Tail.CurrentStackLocation.is_null() {
+        if irp.is_null()
+            || (*irp).CurrentLocation <= 1
+            || (*irp).CurrentLocation as i32 > (*irp).StackCount as i32 + 1
+            || (*irp).Tail.CurrentStackLocation.is_null()
+        {
             return None;
         }
         Some(Irp(irp))
@@ -82,9 +87,8 @@ impl Irp {
             (*self.0).IoStatus.Status = status;
             (*self.0).IoStatus.StatusPad = 0;
             (*self.0).IoStatus.Information = information;
-            complete_request(self.0);
+            complete_inline(self.0)
         }
-        status
     }
 
     /// Takes the IRP over for an operation that completes through a routine: returns the
@@ -115,15 +119,13 @@ impl Call {
             if state(irp).load(Ordering::Acquire) == DONE_EARLY {
                 // Finished inline (the common case of a send the host took at once): no
                 // cancel routine, no pending mark; complete here and return the status.
-                let status = (*irp).IoStatus.Status;
-                complete_request(irp);
-                return status;
+                return complete_inline(irp);
             }
             if let Some(c) = canceller {
                 let arc = Arc::into_raw(Arc::new(c)) as *mut Canceller;
                 slot(irp).store(arc, Ordering::Release);
                 set_cancel_routine(irp, Some(cancel_routine));
-                if (*irp).Cancel != 0 {
+                if AtomicU8::from_ptr(ptr::addr_of_mut!((*irp).Cancel)).load(Ordering::Acquire) != 0 {
                     // IoCancelIrp ran before the routine was there: cancel now.
                     if let Some(c) = take_canceller(irp) {
                         c.cancel();
@@ -138,9 +140,7 @@ impl Call {
                     // Finished already: complete in the caller's thread, return the status.
                     (*loc).Control &= !SL_PENDING_RETURNED;
                     drop(take_canceller(irp));
-                    let status = (*irp).IoStatus.Status;
-                    complete_request(irp);
-                    status
+                    complete_inline(irp)
                 }
             }
         }
@@ -151,22 +151,97 @@ impl IrpDone {
     /// Records the outcome and completes the IRP (now, or when the function returns).
     pub fn finish(self, status: NTSTATUS, information: usize) {
         let irp = self.0;
-        // SAFETY: exactly one finish per begin; the IRP is still the provider's.
-        unsafe {
-            (*irp).IoStatus.Status = status;
-            (*irp).IoStatus.StatusPad = 0;
-            (*irp).IoStatus.Information = information;
-            if state(irp).compare_exchange(RUNNING, DONE_EARLY, Ordering::AcqRel, Ordering::Acquire).is_ok() {
-                return; // the function has not returned yet: it completes the IRP
-            }
-            drop(take_canceller(irp));
-            complete_request(irp);
-        }
+        std::mem::forget(self);
+        // SAFETY: the one completion of this call (the `IrpDone` is gone).
+        unsafe { finish_irp(irp, status, information) }
     }
 
     /// The raw IRP (to fill output buffers the IRP's call pointed to before finishing).
     pub fn as_ptr(&self) -> *mut IRP {
         self.0
+    }
+}
+
+/// An `IrpDone` dropped without finishing (a provider bug, or a panic in the code that
+/// held it) still completes its IRP, with `STATUS_INTERNAL_ERROR`, rather than leaving
+/// the client waiting forever.
+impl Drop for IrpDone {
+    fn drop(&mut self) {
+        tracing::error!("libwsk: an IRP's operation ended without an outcome; completed with STATUS_INTERNAL_ERROR");
+        // SAFETY: as for `finish`: this is the one completion.
+        unsafe { finish_irp(self.0, crate::guard::STATUS_INTERNAL_ERROR, 0) }
+    }
+}
+
+/// Records an outcome and completes the IRP now or leaves it to the returning function.
+///
+/// # Safety
+/// Exactly one call per [`Irp::begin`]; the IRP is still the provider's.
+unsafe fn finish_irp(irp: *mut IRP, status: NTSTATUS, information: usize) {
+    (*irp).IoStatus.Status = status;
+    (*irp).IoStatus.StatusPad = 0;
+    (*irp).IoStatus.Information = information;
+    if state(irp).compare_exchange(RUNNING, DONE_EARLY, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+        return; // the function has not returned yet: it completes the IRP
+    }
+    drop(take_canceller(irp));
+    complete_request(irp);
+}
+
+/// How many inline completions may nest on one thread (a completion routine that starts
+/// another call that completes inline, and so on) before further ones are handed to the
+/// completion thread: without a bound, a routine that re-sends from its own completion
+/// would recurse until the stack overflows.
+const MAX_INLINE_DEPTH: u32 = 8;
+
+thread_local! {
+    static INLINE_DEPTH: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Completes an IRP whose call has not returned yet: here (returning its status) unless
+/// inline completions already nest too deep on this thread, in which case the IRP is
+/// marked pending, completed by the completion thread, and `STATUS_PENDING` returned.
+unsafe fn complete_inline(irp: *mut IRP) -> NTSTATUS {
+    let status = (*irp).IoStatus.Status;
+    let deep = INLINE_DEPTH.with(|d| {
+        if d.get() >= MAX_INLINE_DEPTH {
+            return true;
+        }
+        d.set(d.get() + 1);
+        complete_request(irp);
+        d.set(d.get() - 1);
+        false
+    });
+    if !deep {
+        return status;
+    }
+    (*(*irp).Tail.CurrentStackLocation).Control |= SL_PENDING_RETURNED;
+    defer(irp);
+    STATUS_PENDING
+}
+
+/// Hands an IRP to the completion thread ("wsk-completion"), which completes IRPs in
+/// the order they arrive.
+fn defer(irp: *mut IRP) {
+    static QUEUE: OnceLock<Mutex<mpsc::Sender<usize>>> = OnceLock::new();
+    let queue = QUEUE.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<usize>();
+        std::thread::Builder::new()
+            .name("wsk-completion".into())
+            .spawn(move || {
+                for irp in rx {
+                    // SAFETY: a finished IRP handed over by `complete_inline`; nothing else
+                    // touches it until it is completed here.
+                    unsafe { complete_request(irp as *mut IRP) };
+                }
+            })
+            .expect("start the completion thread");
+        Mutex::new(tx)
+    });
+    let sent = queue.lock().unwrap_or_else(|e| e.into_inner()).send(irp as usize);
+    if sent.is_err() {
+        // SAFETY: as above; no completion thread: complete here after all.
+        unsafe { complete_request(irp) };
     }
 }
 
@@ -197,6 +272,10 @@ unsafe fn set_cancel_routine(irp: *mut IRP, routine: crate::abi::PDRIVER_CANCEL)
 /// Removes the cancel routine and the canceller (under the cancel lock, so a running
 /// cancel routine has finished reading them).
 unsafe fn take_canceller(irp: *mut IRP) -> Option<Arc<Canceller>> {
+    if slot(irp).load(Ordering::Acquire).is_null() {
+        // No canceller was installed, so no cancel routine either (they go together).
+        return None;
+    }
     let mut irql = 0u8;
     IoAcquireCancelSpinLock(&mut irql);
     set_cancel_routine(irp, None);

@@ -66,6 +66,7 @@ pub(crate) fn status_of<T>(r: &Result<T, NtStatus>) -> NTSTATUS {
 }
 
 /// Checks the IRP (a required one: NULL is `STATUS_INVALID_PARAMETER`, nothing completed).
+#[inline]
 pub(crate) unsafe fn with_irp(irp: *mut IRP, f: impl FnOnce(Irp) -> NTSTATUS) -> NTSTATUS {
     match Irp::check(irp) {
         Some(irp) => f(irp),
@@ -74,6 +75,7 @@ pub(crate) unsafe fn with_irp(irp: *mut IRP, f: impl FnOnce(Irp) -> NTSTATUS) ->
 }
 
 /// Looks the socket up for a function of `category`'s table; on failure completes the IRP.
+#[inline]
 pub(crate) fn socket_for(irp: Irp, s: *mut WSK_SOCKET, category: Category) -> Result<(Irp, Handle), NTSTATUS> {
     match handle::get_as(s, category) {
         Ok(sock) => Ok((irp, sock)),

@@ -13,9 +13,13 @@
  *      by the upper "driver" runs, and one set on an upper location runs after it.
  *   4. WskCloseSocket with a pending receive: the receive IRP completes (STATUS_CANCELLED)
  *      before the close IRP does.
- *   5. Receive events: the server retains (STATUS_PENDING) every indication, a system
+ *   3b. A completion routine that sends again from inside itself, 20,000 times: the
+ *      nesting of inline completions is bounded (no stack overflow), every send completes.
+ *   5. Receive events (enabled from inside WskAcceptEvent, as wsk.h allows): the server retains (STATUS_PENDING) every indication, a system
  *      thread releases them element by element in reverse order; a second release of an
  *      element is STATUS_INVALID_PARAMETER; every byte arrives in order.
+ *   6. WskSocketConnect to a peer that never answers (the port in argv[1]), cancelled by
+ *      IoCancelIrp: STATUS_CANCELLED, and deregistration does not wait for the socket.
  * Prints "irp_semantics: OK" and exits 0, or "irp_semantics: FAIL ..." and exits 1.
  */
 #include <ntddk.h>
@@ -56,6 +60,40 @@ static NTSTATUS RecordRoutine(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Conte
     Record->PendingReturned = Irp->PendingReturned;
     InterlockedIncrement(&Record->Calls);
     KeSetEvent(&Record->Done, IO_NO_INCREMENT, FALSE);
+    return STATUS_MORE_PROCESSING_REQUIRED;
+}
+
+/* A completion routine that sends the next byte from inside itself, CHAIN times: each
+   send completes inline, so without a bound on nesting the stack would overflow. */
+#define CHAIN 20000
+typedef struct _CHAIN_STATE {
+    PWSK_SOCKET Socket;
+    WSK_BUF Buf;
+    PUCHAR Byte;
+    ULONG64 Offset;
+    LONG Left;
+    LONG Errors;
+    KEVENT Done;
+} CHAIN_STATE;
+
+static UCHAR PatternByte(ULONG64 i);
+
+static NTSTATUS ChainRoutine(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context)
+{
+    CHAIN_STATE *Chain = (CHAIN_STATE *)Context;
+
+    UNREFERENCED_PARAMETER(DeviceObject);
+    if (Irp->IoStatus.Status != STATUS_SUCCESS || Irp->IoStatus.Information != 1) {
+        Chain->Errors++;
+    }
+    if (--Chain->Left == 0) {
+        KeSetEvent(&Chain->Done, IO_NO_INCREMENT, FALSE);
+        return STATUS_MORE_PROCESSING_REQUIRED;
+    }
+    *Chain->Byte = PatternByte(Chain->Offset++);
+    IoReuseIrp(Irp, STATUS_UNSUCCESSFUL);
+    IoSetCompletionRoutine(Irp, ChainRoutine, Chain, TRUE, TRUE, TRUE);
+    ((PWSK_PROVIDER_CONNECTION_DISPATCH)Chain->Socket->Dispatch)->WskSend(Chain->Socket, &Chain->Buf, 0, Irp);
     return STATUS_MORE_PROCESSING_REQUIRED;
 }
 
@@ -109,6 +147,7 @@ typedef struct _SERVER {
     ULONG64 Mismatches;
     BOOLEAN Closed;
     KEVENT AllReceived;
+    NTSTATUS EnableStatus;
 } SERVER;
 
 static SERVER Server;
@@ -161,7 +200,7 @@ static NTSTATUS WSKAPI ServerReceive(PVOID Context, ULONG Flags, PWSK_DATA_INDIC
             Server.Elements[Server.Count++] = Element;
         }
     }
-    if (Server.Bytes >= STREAM_BYTES + 16) {
+    if (Server.Bytes >= STREAM_BYTES + 16 + CHAIN) {
         KeSetEvent(&Server.AllReceived, IO_NO_INCREMENT, FALSE);
     }
     KeReleaseSpinLock(&Server.Lock, Irql);
@@ -185,6 +224,16 @@ static NTSTATUS WSKAPI ServerAccept(PVOID Context, ULONG Flags, PSOCKADDR Local,
     Server.Accepted = Socket;
     *AcceptContext = &Server;
     *AcceptDispatch = &ServerConnection;
+    /* wsk.h: the outputs set, the client may enable events from inside the callback. */
+    {
+        WSK_EVENT_CALLBACK_CONTROL Events;
+
+        Events.NpiId = &NPI_WSK_INTERFACE_ID;
+        Events.EventMask = WSK_EVENT_RECEIVE;
+        Server.EnableStatus = ((PWSK_PROVIDER_CONNECTION_DISPATCH)Socket->Dispatch)
+                                  ->WskControlSocket(Socket, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET,
+                                                     sizeof(Events), &Events, 0, NULL, NULL, NULL);
+    }
     KeSetEvent(&Server.AcceptedEvent, IO_NO_INCREMENT, FALSE);
     return STATUS_SUCCESS;
 }
@@ -232,7 +281,7 @@ static VOID Releaser(PVOID Context)
     PsTerminateSystemThread(STATUS_SUCCESS);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     static const WSK_CLIENT_DISPATCH ClientDispatch = {MAKE_WSK_VERSION(1, 0), 0, NULL};
     WSK_CLIENT_NPI ClientNpi = {NULL, &ClientDispatch};
@@ -292,11 +341,8 @@ int main(void)
     Client = (PWSK_SOCKET)Record.Information;
     Conn = (PWSK_PROVIDER_CONNECTION_DISPATCH)Client->Dispatch;
     CHECK(Wait(&Server.AcceptedEvent), "no accept event");
-    Events.EventMask = WSK_EVENT_RECEIVE;
-    CHECK(((PWSK_PROVIDER_CONNECTION_DISPATCH)Server.Accepted->Dispatch)
-                  ->WskControlSocket(Server.Accepted, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, sizeof(Events),
-                                     &Events, 0, NULL, NULL, NULL) == STATUS_SUCCESS,
-          "enable receive events");
+    CHECK(Server.EnableStatus == STATUS_SUCCESS, "enabling receive events inside WskAcceptEvent: 0x%08x",
+          (unsigned)Server.EnableStatus);
     CHECK(PsCreateSystemThread(&Thread, THREAD_ALL_ACCESS, NULL, NULL, NULL, Releaser, NULL) == STATUS_SUCCESS,
           "PsCreateSystemThread");
     CHECK(ObReferenceObjectByHandle(Thread, SYNCHRONIZE, *PsThreadType, KernelMode, &ThreadObject, NULL) ==
@@ -386,6 +432,26 @@ int main(void)
     }
     IoFreeIrp(Irp2);
 
+    /* 3b. A completion routine that re-sends from inside itself CHAIN times. */
+    {
+        static CHAIN_STATE Chain;
+
+        Chain.Socket = Client;
+        Chain.Byte = Buffer;
+        Chain.Buf.Mdl = Mdl;
+        Chain.Buf.Offset = 0;
+        Chain.Buf.Length = 1;
+        Chain.Offset = (ULONG64)STREAM_BYTES + 16;
+        Chain.Left = CHAIN;
+        KeInitializeEvent(&Chain.Done, NotificationEvent, FALSE);
+        *Chain.Byte = PatternByte(Chain.Offset++);
+        IoReuseIrp(Irp, STATUS_UNSUCCESSFUL);
+        IoSetCompletionRoutine(Irp, ChainRoutine, &Chain, TRUE, TRUE, TRUE);
+        Conn->WskSend(Client, &Chain.Buf, 0, Irp);
+        CHECK(Wait(&Chain.Done), "the chain of %d sends did not finish (%ld left)", CHAIN, (long)Chain.Left);
+        CHECK(Chain.Errors == 0, "%ld chained sends failed", (long)Chain.Errors);
+    }
+
     /* Everything sent reached the server (a close now resets the connection, which
        would discard data still queued). */
     CHECK(Wait(&Server.AllReceived), "the server did not receive the whole stream (%llu bytes)",
@@ -413,7 +479,7 @@ int main(void)
     /* 5. The server saw the whole stream, retained and released, then the reset (NULL). */
     CHECK(KeWaitForSingleObject(ThreadObject, Executive, KernelMode, FALSE, NULL) == STATUS_SUCCESS, "join");
     ObDereferenceObject(ThreadObject);
-    CHECK(Server.Bytes == STREAM_BYTES + 16, "server received %llu bytes", (unsigned long long)Server.Bytes);
+    CHECK(Server.Bytes == STREAM_BYTES + 16 + CHAIN, "server received %llu bytes", (unsigned long long)Server.Bytes);
     CHECK(Server.Mismatches == 0, "%llu bytes differ from the pattern", (unsigned long long)Server.Mismatches);
 
     Arm(Irp, &Record);
@@ -422,6 +488,24 @@ int main(void)
           "close accepted");
     Arm(Irp, &Record);
     CHECK(Finish(ListenTable->WskCloseSocket(Listener, Irp), &Record) == STATUS_SUCCESS, "close listener");
+    /* 6. WskSocketConnect to a peer that never answers (argv[1]: a port whose listener's
+       accept queue is full, so the host drops the SYN), cancelled with IoCancelIrp. */
+    if (argc > 1) {
+        SOCKADDR_IN Blocked = {0};
+
+        Blocked.sin_family = AF_INET;
+        Blocked.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        Blocked.sin_port = htons((USHORT)atoi(argv[1]));
+        Arm(Irp, &Record);
+        Status = Npi.Dispatch->WskSocketConnect(Npi.Client, SOCK_STREAM, IPPROTO_TCP, (PSOCKADDR)&Local,
+                                                (PSOCKADDR)&Blocked, 0, NULL, NULL, NULL, NULL, NULL, Irp);
+        CHECK(Status == STATUS_PENDING, "connect to a silent peer returned 0x%08x", (unsigned)Status);
+        CHECK(IoCancelIrp(Irp), "IoCancelIrp found no cancel routine on WskSocketConnect");
+        Status = Finish(Status, &Record);
+        CHECK(Status == STATUS_CANCELLED, "cancelled connect completed with 0x%08x", (unsigned)Status);
+        CHECK(Record.Information == 0, "a cancelled connect returned a socket");
+    }
+
     IoFreeIrp(Irp);
     IoFreeMdl(Mdl);
     ExFreePoolWithTag(Buffer, TAG);

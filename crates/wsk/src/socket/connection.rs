@@ -767,23 +767,28 @@ impl ConnectionSocket {
         remote: SocketAddr,
         handler: Option<Arc<dyn ConnectionEvents>>,
         done: Done<ConnectionSocket>,
-    ) {
+    ) -> Option<Canceller> {
         let socket = match ConnectionSocket::create(reg, local, handler) {
             Ok(s) => s,
-            Err(e) => return done(Err(e)),
+            Err(e) => {
+                done(Err(e));
+                return None;
+            }
         };
         if let Err(e) = socket.bind(local).wait() {
             let _ = socket.h.shared.close(None);
-            return done(Err(e));
+            done(Err(e));
+            return None;
         }
         let keep = socket.clone();
+        // Cancelling the returned op cancels the connect; the socket is then closed.
         socket.connect_then(remote, move |r| match r {
             Ok(()) => done(Ok(keep)),
             Err(e) => {
                 let _ = keep.h.shared.close(None);
                 done(Err(e))
             }
-        });
+        })
     }
 
     pub(crate) fn from_accepted(

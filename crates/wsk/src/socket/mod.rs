@@ -331,8 +331,17 @@ impl SocketShared {
         let provider = Arc::clone(&self.provider);
         let token = self.token;
         let mut close = Work::completion(move || {
+            // The registration counts the socket closed only once the close's completion
+            // routine has returned (or unwound): a deregistration waiting for the socket
+            // must not return while the client's close routine still runs.
+            struct Closed(Arc<RegInner>);
+            impl Drop for Closed {
+                fn drop(&mut self) {
+                    self.0.socket_closed();
+                }
+            }
+            let _closed = Closed(reg);
             provider.remove_socket(token);
-            reg.socket_closed();
             if let Some(done) = done {
                 done(Ok(()));
             }
