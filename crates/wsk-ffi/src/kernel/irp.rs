@@ -240,6 +240,40 @@ unsafe fn clear_completion(sl: *mut IO_STACK_LOCATION) {
 /// # Safety
 /// `irp` points to a live, initialized IRP owned by the caller, which gives it up.
 pub unsafe fn complete_request(irp: *mut IRP) {
+    match CALLOUT_DEPTH.try_with(|depth| {
+        // SAFETY: per the caller.
+        unsafe { complete_walk(irp, depth) }
+    }) {
+        Ok(()) => {}
+        // The thread is tearing down its thread-locals: walk without counting.
+        Err(_) => unsafe { complete_walk(irp, &Cell::new(0)) },
+    }
+}
+
+/// [`complete_request`] unless this thread is already `max_depth` client routines deep
+/// (then nothing is done and false returned): the provider's bound on nested inline
+/// completions, checked with the same single thread-local lookup the walk needs anyway.
+///
+/// # Safety
+/// As for [`complete_request`].
+pub unsafe fn complete_request_nested(irp: *mut IRP, max_depth: u32) -> bool {
+    CALLOUT_DEPTH
+        .try_with(|depth| {
+            if depth.get() >= max_depth {
+                return false;
+            }
+            // SAFETY: per the caller.
+            unsafe { complete_walk(irp, depth) };
+            true
+        })
+        .unwrap_or(false)
+}
+
+/// The completion walk; `depth` counts the client routines it runs (see [`in_callout`]).
+///
+/// # Safety
+/// As for [`complete_request`].
+unsafe fn complete_walk(irp: *mut IRP, depth: &Cell<u32>) {
     if irp.is_null() {
         kerror!("IoCompleteRequest: Irp is NULL (Windows would crash); ignored");
         return;
@@ -293,7 +327,9 @@ pub unsafe fn complete_request(irp: *mut IRP) {
                 clear_completion(sl);
                 let device: *mut DEVICE_OBJECT =
                     if loc + 1 > stack_count { null_mut() } else { (*(*irp).Tail.CurrentStackLocation).DeviceObject };
-                let r = callout(|| routine(device, irp, context));
+                depth.set(depth.get() + 1);
+                let r = routine(device, irp, context);
+                depth.set(depth.get().saturating_sub(1));
                 if r == STATUS_MORE_PROCESSING_REQUIRED {
                     return;
                 }

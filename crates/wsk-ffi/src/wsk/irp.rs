@@ -21,7 +21,6 @@
 //! completion path removes the routine under the same lock before completing, so a
 //! cancel never touches an IRP that was already handed back.
 
-use std::cell::Cell;
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, OnceLock};
@@ -29,7 +28,7 @@ use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use wsk_api::Canceller;
 
 use crate::abi::{DEVICE_OBJECT, IRP, NTSTATUS, SL_PENDING_RETURNED};
-use crate::kernel::irp::{complete_request, IoAcquireCancelSpinLock, IoReleaseCancelSpinLock};
+use crate::kernel::irp::{complete_request, complete_request_nested, IoAcquireCancelSpinLock, IoReleaseCancelSpinLock};
 
 pub const STATUS_SUCCESS: NTSTATUS = 0;
 pub const STATUS_PENDING: NTSTATUS = 0x103;
@@ -194,25 +193,13 @@ unsafe fn finish_irp(irp: *mut IRP, status: NTSTATUS, information: usize) {
 /// would recurse until the stack overflows.
 const MAX_INLINE_DEPTH: u32 = 8;
 
-thread_local! {
-    static INLINE_DEPTH: Cell<u32> = const { Cell::new(0) };
-}
-
 /// Completes an IRP whose call has not returned yet: here (returning its status) unless
-/// inline completions already nest too deep on this thread, in which case the IRP is
-/// marked pending, completed by the completion thread, and `STATUS_PENDING` returned.
+/// this thread already runs `MAX_INLINE_DEPTH` nested client routines, in which case the
+/// IRP is marked pending, completed by the completion thread, and `STATUS_PENDING`
+/// returned.
 unsafe fn complete_inline(irp: *mut IRP) -> NTSTATUS {
     let status = (*irp).IoStatus.Status;
-    let deep = INLINE_DEPTH.with(|d| {
-        if d.get() >= MAX_INLINE_DEPTH {
-            return true;
-        }
-        d.set(d.get() + 1);
-        complete_request(irp);
-        d.set(d.get() - 1);
-        false
-    });
-    if !deep {
+    if complete_request_nested(irp, MAX_INLINE_DEPTH) {
         return status;
     }
     (*(*irp).Tail.CurrentStackLocation).Control |= SL_PENDING_RETURNED;
