@@ -12,7 +12,6 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -29,32 +28,15 @@ fn wsk() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_wsk"))
 }
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
-}
+/// The C-ABI tests' helpers (building libwsk with a nested cargo, the repository root).
+#[path = "../../wsk-ffi/tests/support/mod.rs"]
+mod support;
+
+use support::libwsk_dir;
 
 /// `target/<profile>`: where the `wsk` binary and libwsk.so are.
 fn profile_dir() -> PathBuf {
     wsk().parent().expect("target/<profile>").to_path_buf()
-}
-
-/// Builds libwsk.so next to the `wsk` binary, once per test binary.
-fn libwsk_dir() -> PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = profile_dir();
-        let mut cmd = Command::new(env!("CARGO"));
-        cmd.args(["build", "--quiet", "-p", "wsk-ffi", "--lib"]);
-        if dir.file_name().is_some_and(|n| n == "release") {
-            cmd.arg("--release");
-        }
-        cmd.current_dir(repo());
-        let status = cmd.status().expect("run cargo");
-        assert!(status.success(), "building libwsk failed");
-        assert!(dir.join("libwsk.so").exists(), "no libwsk.so in {}", dir.display());
-        dir
-    })
-    .clone()
 }
 
 /// A fresh directory for one test's files, removed when the test passes (kept, for a
