@@ -79,49 +79,57 @@ pub fn live_lookaside_lists() -> usize {
     lists().len()
 }
 
+/// The body of the `ExInitialize…LookasideList…` routines (`name`); `allocate` and `free`
+/// are the client's routines (function pointers of the flavour's types), or None for the pool.
+///
 /// # Safety
-/// `storage` is the client's writable `LOOKASIDE_STORAGE`.
+/// `storage` is NULL or the client's writable `LOOKASIDE_STORAGE`; `A` and `F` are function
+/// pointer types.
 #[allow(clippy::too_many_arguments)]
-unsafe fn init(
-    name: &str,
+unsafe fn init<A: Copy, F: Copy>(
+    name: &'static str,
     storage: *mut LOOKASIDE_STORAGE,
     flavour: Flavour,
-    allocate: usize,
-    free: usize,
+    allocate: Option<A>,
+    free: Option<F>,
     pool_type: u32,
     size: usize,
     tag: u32,
     depth: u16,
 ) -> NTSTATUS {
-    if storage.is_null() {
-        kerror!("{name}: Lookaside is NULL; ignored");
-        return STATUS_INVALID_PARAMETER;
-    }
-    if lists().contains(&(storage as usize)) {
-        kwarn!("{name}: lookaside list {storage:p} initialized again without being deleted; its cached blocks leak");
-    }
-    let depth = if depth == 0 { DEFAULT_DEPTH } else { depth.min(MAX_DEPTH) };
-    // SAFETY: per the caller; the state fits in the storage (checked at compile time) and
-    // LOOKASIDE_STORAGE is 16-aligned.
-    unsafe {
-        (storage as *mut Lookaside).write(Lookaside {
-            magic: MAGIC,
-            lock: AtomicU32::new(0),
-            flavour: flavour as u16,
-            depth,
-            cached: 0,
-            head: null_mut(),
-            size: size.max(std::mem::size_of::<usize>()),
-            tag,
-            pool_type,
-            allocate,
-            free,
-            total_allocates: 0,
-            allocate_misses: 0,
-        })
-    };
-    lists().insert(storage as usize);
-    STATUS_SUCCESS
+    guard_status(name, || {
+        if storage.is_null() {
+            kerror!("{name}: Lookaside is NULL; ignored");
+            return STATUS_INVALID_PARAMETER;
+        }
+        if lists().contains(&(storage as usize)) {
+            kwarn!(
+                "{name}: lookaside list {storage:p} initialized again without being deleted; its cached blocks leak"
+            );
+        }
+        let depth = if depth == 0 { DEFAULT_DEPTH } else { depth.min(MAX_DEPTH) };
+        // SAFETY: per the caller; the state fits in the storage (checked at compile time) and
+        // LOOKASIDE_STORAGE is 16-aligned.
+        unsafe {
+            (storage as *mut Lookaside).write(Lookaside {
+                magic: MAGIC,
+                lock: AtomicU32::new(0),
+                flavour: flavour as u16,
+                depth,
+                cached: 0,
+                head: null_mut(),
+                size: size.max(std::mem::size_of::<usize>()),
+                tag,
+                pool_type,
+                allocate: fn_addr(allocate),
+                free: fn_addr(free),
+                total_allocates: 0,
+                allocate_misses: 0,
+            })
+        };
+        lists().insert(storage as usize);
+        STATUS_SUCCESS
+    })
 }
 
 /// The list in `storage`, if it is an initialized one of `flavour`. Its mutable members
@@ -215,177 +223,154 @@ fn free_block(l: Source, storage: *mut LOOKASIDE_STORAGE, block: PVOID) {
 
 /// # Safety
 /// `storage` is NULL or the client's `LOOKASIDE_STORAGE`.
-unsafe fn allocate_from(name: &str, storage: *mut LOOKASIDE_STORAGE, flavour: Flavour) -> PVOID {
-    // SAFETY: per the caller.
-    let Some(l) = (unsafe { list(name, storage, flavour) }) else { return null_mut() };
-    // SAFETY: an initialized list; its mutable members are accessed under its lock.
-    unsafe {
-        let src = source(l);
-        let lock = lock_of(l);
-        lock_word(lock);
-        (*l).total_allocates += 1;
-        let block = (*l).head;
-        if !block.is_null() {
-            // Cached blocks link through their first word.
-            (*l).head = (block as *mut *mut c_void).read();
-            (*l).cached -= 1;
-        } else {
-            (*l).allocate_misses += 1;
+unsafe fn allocate_from(name: &'static str, storage: *mut LOOKASIDE_STORAGE, flavour: Flavour) -> PVOID {
+    guard(name, null_mut(), || {
+        // SAFETY: per the caller.
+        let Some(l) = (unsafe { list(name, storage, flavour) }) else { return null_mut() };
+        // SAFETY: an initialized list; its mutable members are accessed under its lock.
+        unsafe {
+            let src = source(l);
+            let lock = lock_of(l);
+            lock_word(lock);
+            (*l).total_allocates += 1;
+            let block = (*l).head;
+            if !block.is_null() {
+                // Cached blocks link through their first word.
+                (*l).head = (block as *mut *mut c_void).read();
+                (*l).cached -= 1;
+            } else {
+                (*l).allocate_misses += 1;
+            }
+            unlock_word(lock);
+            if !block.is_null() {
+                return block;
+            }
+            allocate_block(src, storage)
         }
-        unlock_word(lock);
-        if !block.is_null() {
-            return block;
-        }
-        allocate_block(src, storage)
-    }
+    })
 }
 
 /// # Safety
 /// `storage` is NULL or the client's `LOOKASIDE_STORAGE`; `entry` a block of this list.
-unsafe fn free_to(name: &str, storage: *mut LOOKASIDE_STORAGE, flavour: Flavour, entry: PVOID) {
-    // SAFETY: per the caller.
-    let Some(l) = (unsafe { list(name, storage, flavour) }) else { return };
-    if entry.is_null() {
-        kerror!("{name}: Entry is NULL; ignored");
-        return;
-    }
-    // SAFETY: an initialized list; its mutable members are accessed under its lock. The
-    // block is at least pointer-sized (init) and no longer used by the client.
-    unsafe {
-        let src = source(l);
-        let lock = lock_of(l);
-        lock_word(lock);
-        if ((*l).cached as usize) < (*l).depth as usize {
-            (entry as *mut *mut c_void).write((*l).head);
-            (*l).head = entry;
-            (*l).cached += 1;
-            unlock_word(lock);
+unsafe fn free_to(name: &'static str, storage: *mut LOOKASIDE_STORAGE, flavour: Flavour, entry: PVOID) {
+    guard(name, (), || {
+        // SAFETY: per the caller.
+        let Some(l) = (unsafe { list(name, storage, flavour) }) else { return };
+        if entry.is_null() {
+            kerror!("{name}: Entry is NULL; ignored");
             return;
         }
-        unlock_word(lock);
-        free_block(src, storage, entry);
-    }
+        // SAFETY: an initialized list; its mutable members are accessed under its lock. The
+        // block is at least pointer-sized (init) and no longer used by the client.
+        unsafe {
+            let src = source(l);
+            let lock = lock_of(l);
+            lock_word(lock);
+            if ((*l).cached as usize) < (*l).depth as usize {
+                (entry as *mut *mut c_void).write((*l).head);
+                (*l).head = entry;
+                (*l).cached += 1;
+                unlock_word(lock);
+                return;
+            }
+            unlock_word(lock);
+            free_block(src, storage, entry);
+        }
+    })
 }
 
 /// # Safety
 /// `storage` is NULL or the client's `LOOKASIDE_STORAGE`, no longer used by other threads.
-unsafe fn delete(name: &str, storage: *mut LOOKASIDE_STORAGE, flavour: Flavour) {
-    // SAFETY: per the caller.
-    let Some(l) = (unsafe { list(name, storage, flavour) }) else { return };
-    // SAFETY: an initialized list; its mutable members are accessed under its lock; cached
-    // blocks link through their first word.
-    unsafe {
-        let src = source(l);
-        let lock = lock_of(l);
-        lock_word(lock);
-        let mut block = std::mem::replace(&mut (*l).head, null_mut());
-        (*l).cached = 0;
-        unlock_word(lock);
-        while !block.is_null() {
-            let next = (block as *mut *mut c_void).read();
-            free_block(src, storage, block);
-            block = next;
+unsafe fn delete(name: &'static str, storage: *mut LOOKASIDE_STORAGE, flavour: Flavour) {
+    guard(name, (), || {
+        // SAFETY: per the caller.
+        let Some(l) = (unsafe { list(name, storage, flavour) }) else { return };
+        // SAFETY: an initialized list; its mutable members are accessed under its lock; cached
+        // blocks link through their first word.
+        unsafe {
+            let src = source(l);
+            let lock = lock_of(l);
+            lock_word(lock);
+            let mut block = std::mem::replace(&mut (*l).head, null_mut());
+            (*l).cached = 0;
+            unlock_word(lock);
+            while !block.is_null() {
+                let next = (block as *mut *mut c_void).read();
+                free_block(src, storage, block);
+                block = next;
+            }
+            (*l).magic = 0;
         }
-        (*l).magic = 0;
-    }
-    lists().remove(&(storage as usize));
+        lists().remove(&(storage as usize));
+    })
 }
 
 fn fn_addr<T>(f: Option<T>) -> usize
 where
     T: Copy,
 {
-    // SAFETY: only called with function pointer types (pointer-sized).
+    // SAFETY: only called (by init) with function pointer types (pointer-sized).
     f.map_or(0, |f| unsafe { std::mem::transmute_copy::<T, usize>(&f) })
 }
 
-// ----- NPAGED_LOOKASIDE_LIST -----
+// ----- NPAGED_LOOKASIDE_LIST and PAGED_LOOKASIDE_LIST -----
 
-#[no_mangle]
-pub unsafe extern "C" fn ExInitializeNPagedLookasideList(
-    Lookaside: *mut LOOKASIDE_STORAGE,
-    Allocate: Option<AllocateFn>,
-    Free: Option<FreeFn>,
-    Flags: ULONG,
-    Size: SIZE_T,
-    Tag: ULONG,
-    Depth: USHORT,
-) {
-    let _ = Flags;
-    // SAFETY: the client's storage.
-    guard("ExInitializeNPagedLookasideList", (), || unsafe {
-        let (a, f) = (fn_addr(Allocate), fn_addr(Free));
-        init("ExInitializeNPagedLookasideList", Lookaside, Flavour::NonPaged, a, f, NON_PAGED_POOL, Size, Tag, Depth);
-    })
+/// The four exports of `NPAGED_LOOKASIDE_LIST` or `PAGED_LOOKASIDE_LIST`, which differ only
+/// in their names, flavour and pool type.
+macro_rules! lookaside_list_exports {
+    ($flavour:expr, $pool_type:expr, $initialize:ident, $delete:ident, $allocate_from:ident, $free_to:ident) => {
+        #[no_mangle]
+        pub unsafe extern "C" fn $initialize(
+            Lookaside: *mut LOOKASIDE_STORAGE,
+            Allocate: Option<AllocateFn>,
+            Free: Option<FreeFn>,
+            Flags: ULONG,
+            Size: SIZE_T,
+            Tag: ULONG,
+            Depth: USHORT,
+        ) {
+            let _ = Flags;
+            // SAFETY: the client's storage; the client's routines are function pointers.
+            unsafe { init(stringify!($initialize), Lookaside, $flavour, Allocate, Free, $pool_type, Size, Tag, Depth) };
+        }
+
+        #[no_mangle]
+        pub unsafe extern "C" fn $delete(Lookaside: *mut LOOKASIDE_STORAGE) {
+            // SAFETY: the client's storage.
+            unsafe { delete(stringify!($delete), Lookaside, $flavour) }
+        }
+
+        #[no_mangle]
+        pub unsafe extern "C" fn $allocate_from(Lookaside: *mut LOOKASIDE_STORAGE) -> PVOID {
+            // SAFETY: the client's storage.
+            unsafe { allocate_from(stringify!($allocate_from), Lookaside, $flavour) }
+        }
+
+        #[no_mangle]
+        pub unsafe extern "C" fn $free_to(Lookaside: *mut LOOKASIDE_STORAGE, Entry: PVOID) {
+            // SAFETY: the client's storage and block.
+            unsafe { free_to(stringify!($free_to), Lookaside, $flavour, Entry) }
+        }
+    };
 }
 
-#[no_mangle]
-pub unsafe extern "C" fn ExDeleteNPagedLookasideList(Lookaside: *mut LOOKASIDE_STORAGE) {
-    // SAFETY: the client's storage.
-    guard("ExDeleteNPagedLookasideList", (), || unsafe {
-        delete("ExDeleteNPagedLookasideList", Lookaside, Flavour::NonPaged)
-    })
-}
+lookaside_list_exports!(
+    Flavour::NonPaged,
+    NON_PAGED_POOL,
+    ExInitializeNPagedLookasideList,
+    ExDeleteNPagedLookasideList,
+    ExAllocateFromNPagedLookasideList,
+    ExFreeToNPagedLookasideList
+);
 
-#[no_mangle]
-pub unsafe extern "C" fn ExAllocateFromNPagedLookasideList(Lookaside: *mut LOOKASIDE_STORAGE) -> PVOID {
-    // SAFETY: the client's storage.
-    guard("ExAllocateFromNPagedLookasideList", null_mut(), || unsafe {
-        allocate_from("ExAllocateFromNPagedLookasideList", Lookaside, Flavour::NonPaged)
-    })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn ExFreeToNPagedLookasideList(Lookaside: *mut LOOKASIDE_STORAGE, Entry: PVOID) {
-    // SAFETY: the client's storage and block.
-    guard("ExFreeToNPagedLookasideList", (), || unsafe {
-        free_to("ExFreeToNPagedLookasideList", Lookaside, Flavour::NonPaged, Entry)
-    })
-}
-
-// ----- PAGED_LOOKASIDE_LIST -----
-
-#[no_mangle]
-pub unsafe extern "C" fn ExInitializePagedLookasideList(
-    Lookaside: *mut LOOKASIDE_STORAGE,
-    Allocate: Option<AllocateFn>,
-    Free: Option<FreeFn>,
-    Flags: ULONG,
-    Size: SIZE_T,
-    Tag: ULONG,
-    Depth: USHORT,
-) {
-    let _ = Flags;
-    // SAFETY: the client's storage.
-    guard("ExInitializePagedLookasideList", (), || unsafe {
-        let (a, f) = (fn_addr(Allocate), fn_addr(Free));
-        init("ExInitializePagedLookasideList", Lookaside, Flavour::Paged, a, f, PAGED_POOL, Size, Tag, Depth);
-    })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn ExDeletePagedLookasideList(Lookaside: *mut LOOKASIDE_STORAGE) {
-    // SAFETY: the client's storage.
-    guard("ExDeletePagedLookasideList", (), || unsafe {
-        delete("ExDeletePagedLookasideList", Lookaside, Flavour::Paged)
-    })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn ExAllocateFromPagedLookasideList(Lookaside: *mut LOOKASIDE_STORAGE) -> PVOID {
-    // SAFETY: the client's storage.
-    guard("ExAllocateFromPagedLookasideList", null_mut(), || unsafe {
-        allocate_from("ExAllocateFromPagedLookasideList", Lookaside, Flavour::Paged)
-    })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn ExFreeToPagedLookasideList(Lookaside: *mut LOOKASIDE_STORAGE, Entry: PVOID) {
-    // SAFETY: the client's storage and block.
-    guard("ExFreeToPagedLookasideList", (), || unsafe {
-        free_to("ExFreeToPagedLookasideList", Lookaside, Flavour::Paged, Entry)
-    })
-}
+lookaside_list_exports!(
+    Flavour::Paged,
+    PAGED_POOL,
+    ExInitializePagedLookasideList,
+    ExDeletePagedLookasideList,
+    ExAllocateFromPagedLookasideList,
+    ExFreeToPagedLookasideList
+);
 
 // ----- LOOKASIDE_LIST_EX -----
 
@@ -402,31 +387,26 @@ pub unsafe extern "C" fn ExInitializeLookasideListEx(
     Depth: USHORT,
 ) -> NTSTATUS {
     let _ = Flags;
-    // SAFETY: the client's storage.
-    guard_status("ExInitializeLookasideListEx", || unsafe {
-        let (a, f) = (fn_addr(AllocateEx), fn_addr(FreeEx));
-        init("ExInitializeLookasideListEx", Lookaside, Flavour::Ex, a, f, PoolType, Size, Tag, Depth)
-    })
+    // SAFETY: the client's storage; the client's routines are function pointers.
+    unsafe {
+        init("ExInitializeLookasideListEx", Lookaside, Flavour::Ex, AllocateEx, FreeEx, PoolType, Size, Tag, Depth)
+    }
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn ExDeleteLookasideListEx(Lookaside: *mut LOOKASIDE_STORAGE) {
     // SAFETY: the client's storage.
-    guard("ExDeleteLookasideListEx", (), || unsafe { delete("ExDeleteLookasideListEx", Lookaside, Flavour::Ex) })
+    unsafe { delete("ExDeleteLookasideListEx", Lookaside, Flavour::Ex) }
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn ExAllocateFromLookasideListEx(Lookaside: *mut LOOKASIDE_STORAGE) -> PVOID {
     // SAFETY: the client's storage.
-    guard("ExAllocateFromLookasideListEx", null_mut(), || unsafe {
-        allocate_from("ExAllocateFromLookasideListEx", Lookaside, Flavour::Ex)
-    })
+    unsafe { allocate_from("ExAllocateFromLookasideListEx", Lookaside, Flavour::Ex) }
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn ExFreeToLookasideListEx(Lookaside: *mut LOOKASIDE_STORAGE, Entry: PVOID) {
     // SAFETY: the client's storage and block.
-    guard("ExFreeToLookasideListEx", (), || unsafe {
-        free_to("ExFreeToLookasideListEx", Lookaside, Flavour::Ex, Entry)
-    })
+    unsafe { free_to("ExFreeToLookasideListEx", Lookaside, Flavour::Ex, Entry) }
 }

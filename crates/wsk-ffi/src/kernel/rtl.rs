@@ -33,11 +33,6 @@ use super::status::{STATUS_INVALID_PARAMETER, STATUS_SUCCESS};
 
 // ----- counted strings -----
 
-/// Longest `UNICODE_STRING` text `RtlInitUnicodeString` accepts, in bytes.
-const MAX_USTRING_TEXT: usize = 0xFFFC;
-/// Longest `ANSI_STRING` text `RtlInitAnsiString` accepts, in bytes.
-const MAX_STRING_TEXT: usize = 0xFFFE;
-
 /// Characters before the terminating NUL, at most `max` (not reading further).
 ///
 /// # Safety
@@ -51,55 +46,69 @@ unsafe fn strlen<C: Ch>(p: *const C, max: usize) -> usize {
     n
 }
 
-/// `RtlInitUnicodeString`: `Length` in bytes (without the NUL), `MaximumLength` = `Length`
-/// + 2; a NULL source gives 0, 0, NULL. Longer texts are cut at 0xFFFC bytes (as Windows).
-#[no_mangle]
-pub unsafe extern "C" fn RtlInitUnicodeString(DestinationString: *mut UNICODE_STRING, SourceString: *const WCHAR) {
-    guard("RtlInitUnicodeString", (), || {
-        if DestinationString.is_null() {
-            kerror!("RtlInitUnicodeString: DestinationString is NULL; ignored");
+/// `UNICODE_STRING` or `ANSI_STRING`.
+trait CountedString {
+    type Char: Ch;
+    /// The longest `Length` (in bytes) `RtlInit…String` sets: longer texts are cut there (as
+    /// Windows).
+    const MAX_LENGTH: usize;
+    fn set(&mut self, length: usize, maximum_length: usize, buffer: *const Self::Char);
+}
+
+impl CountedString for UNICODE_STRING {
+    type Char = WCHAR;
+    const MAX_LENGTH: usize = 0xFFFC;
+    fn set(&mut self, length: usize, maximum_length: usize, buffer: *const WCHAR) {
+        (self.Length, self.MaximumLength, self.Buffer) = (length as USHORT, maximum_length as USHORT, buffer as *mut _);
+    }
+}
+
+impl CountedString for ANSI_STRING {
+    type Char = CHAR;
+    const MAX_LENGTH: usize = 0xFFFD;
+    fn set(&mut self, length: usize, maximum_length: usize, buffer: *const CHAR) {
+        (self.Length, self.MaximumLength, self.Buffer) = (length as USHORT, maximum_length as USHORT, buffer as *mut _);
+    }
+}
+
+/// The body of `RtlInitUnicodeString` and `RtlInitAnsiString`: `Length` in bytes without the
+/// NUL, `MaximumLength` with it; a NULL source gives 0, 0, NULL.
+///
+/// # Safety
+/// `dest` is NULL or the client's counted string; `source` is NULL or NUL-terminated.
+unsafe fn init_string<S: CountedString>(name: &'static str, dest: *mut S, source: *const S::Char) {
+    guard(name, (), || {
+        if dest.is_null() {
+            kerror!("{name}: DestinationString is NULL; ignored");
             return;
         }
-        // SAFETY: the client's UNICODE_STRING and NUL-terminated source.
+        // SAFETY: the client's counted string and NUL-terminated source.
         unsafe {
-            let d = &mut *DestinationString;
-            if SourceString.is_null() {
-                d.Length = 0;
-                d.MaximumLength = 0;
-                d.Buffer = null_mut();
+            if source.is_null() {
+                (*dest).set(0, 0, source);
                 return;
             }
-            let bytes = (strlen(SourceString, MAX_USTRING_TEXT / 2 + 1) * 2).min(MAX_USTRING_TEXT);
-            d.Length = bytes as USHORT;
-            d.MaximumLength = (bytes + 2) as USHORT;
-            d.Buffer = SourceString as *mut WCHAR;
+            let size = std::mem::size_of::<S::Char>();
+            let length = (strlen(source, S::MAX_LENGTH / size + 1) * size).min(S::MAX_LENGTH);
+            (*dest).set(length, length + size, source);
         }
     })
 }
 
-/// `RtlInitAnsiString`: `Length` without the NUL, `MaximumLength` = `Length` + 1.
+/// `RtlInitUnicodeString`: `Length` in bytes (without the NUL), `MaximumLength` = `Length`
+/// + 2; a NULL source gives 0, 0, NULL. Longer texts are cut at 0xFFFC bytes (as Windows).
+#[no_mangle]
+pub unsafe extern "C" fn RtlInitUnicodeString(DestinationString: *mut UNICODE_STRING, SourceString: *const WCHAR) {
+    // SAFETY: the caller keeps the routine's contract, which is the body's.
+    unsafe { init_string("RtlInitUnicodeString", DestinationString, SourceString) }
+}
+
+/// `RtlInitAnsiString`: `Length` without the NUL, `MaximumLength` = `Length` + 1. Longer
+/// texts are cut at 0xFFFD bytes (as Windows).
 #[no_mangle]
 pub unsafe extern "C" fn RtlInitAnsiString(DestinationString: *mut ANSI_STRING, SourceString: *const CHAR) {
-    guard("RtlInitAnsiString", (), || {
-        if DestinationString.is_null() {
-            kerror!("RtlInitAnsiString: DestinationString is NULL; ignored");
-            return;
-        }
-        // SAFETY: the client's ANSI_STRING and NUL-terminated source.
-        unsafe {
-            let d = &mut *DestinationString;
-            if SourceString.is_null() {
-                d.Length = 0;
-                d.MaximumLength = 0;
-                d.Buffer = null_mut();
-                return;
-            }
-            let n = strlen(SourceString as *const u8, MAX_STRING_TEXT + 1).min(MAX_STRING_TEXT - 1);
-            d.Length = n as USHORT;
-            d.MaximumLength = (n + 1) as USHORT;
-            d.Buffer = SourceString as *mut CHAR;
-        }
-    })
+    // SAFETY: the caller keeps the routine's contract, which is the body's.
+    unsafe { init_string("RtlInitAnsiString", DestinationString, SourceString) }
 }
 
 /// `RtlCopyUnicodeString`: copies as much as `Destination->MaximumLength` allows, NUL-
@@ -234,7 +243,7 @@ pub unsafe extern "C" fn RtlCompareMemory(Source1: *const u8, Source2: *const u8
 
 // ----- characters -----
 
-/// A character of the A (`u8`) or W (`u16`) routines.
+/// A character of the A (`c_char`: `i8` or `u8`, by target) or W (`u16`) routines.
 trait Ch: Copy {
     fn code(self) -> u32;
     fn from_ascii(b: u8) -> Self;
@@ -246,6 +255,15 @@ impl Ch for u8 {
     }
     fn from_ascii(b: u8) -> u8 {
         b
+    }
+}
+
+impl Ch for i8 {
+    fn code(self) -> u32 {
+        self as u8 as u32
+    }
+    fn from_ascii(b: u8) -> i8 {
+        b as i8
     }
 }
 
@@ -285,26 +303,110 @@ unsafe fn put<C: Ch>(dst: *mut C, s: &str) -> *mut C {
     }
 }
 
-/// `Ex` output: checks `*length` (characters with NUL), writes, updates `*length`.
-///
-/// # Safety
-/// `dst` has room for `*length` characters; `length` is valid.
-unsafe fn put_ex<C: Ch>(s: &str, dst: *mut C, length: *mut u32) -> NTSTATUS {
-    let needed = s.len() as u32 + 1;
-    // SAFETY: per the caller.
-    unsafe {
-        if *length < needed {
-            *length = needed;
-            return STATUS_INVALID_PARAMETER;
-        }
-        put(dst, s);
-        *length = needed;
-    }
-    STATUS_SUCCESS
-}
-
 fn digit(c: u32, base: u32) -> Option<u32> {
     char::from_u32(c).and_then(|ch| ch.to_digit(base))
+}
+
+// ----- the A and W routines -----
+//
+// Each A (`c_char`) / W (`WCHAR`) pair of IP string routines is two exports around one body
+// generic over the character type ([`Ch`]); the body takes the routine's name for its
+// messages and checks the pointers for NULL, so an export's safety contract is its body's.
+// Addresses are handled as their bytes, in network order.
+
+const _: () = assert!(std::mem::size_of::<IN_ADDR>() == 4 && std::mem::size_of::<IN6_ADDR>() == 16);
+
+/// `RtlIpv4AddressToString` / `RtlIpv6AddressToString`: writes the address's `text` and a
+/// NUL to `s`; returns the pointer to the NUL, or NULL for a NULL pointer.
+///
+/// # Safety
+/// `addr` is NULL or the client's address; `s` is NULL or has room for the text and its NUL
+/// (the routine's contract: 16 characters for IPv4, 46 for IPv6).
+unsafe fn address_to_string<C: Ch, const N: usize>(
+    name: &'static str,
+    addr: *const [u8; N],
+    s: *mut C,
+    text: impl FnOnce(&[u8; N]) -> String,
+) -> *mut C {
+    guard(name, null_mut(), || {
+        if addr.is_null() || s.is_null() {
+            kerror!("{name}: NULL pointer; returning NULL");
+            return null_mut();
+        }
+        // SAFETY: per the caller (checked non-NULL): the client's address (maybe unaligned)
+        // and a buffer with room for the text.
+        unsafe { put(s, &text(&addr.read_unaligned())) }
+    })
+}
+
+/// `RtlIpv4AddressToStringEx` / `RtlIpv6AddressToStringEx`: writes the address's `text` and
+/// a NUL to `s` if `*length` (characters with the NUL) is enough; `*length` becomes the
+/// characters needed.
+///
+/// # Safety
+/// `addr` is NULL or the client's address; `length` is NULL or valid; `s` is NULL or holds
+/// `*length` characters.
+unsafe fn address_to_string_ex<C: Ch, const N: usize>(
+    name: &'static str,
+    addr: *const [u8; N],
+    s: *mut C,
+    length: *mut u32,
+    text: impl FnOnce(&[u8; N]) -> String,
+) -> NTSTATUS {
+    guard_status(name, || {
+        if addr.is_null() || s.is_null() || length.is_null() {
+            return STATUS_INVALID_PARAMETER;
+        }
+        // SAFETY: per the caller (checked non-NULL): the client's address (maybe unaligned)
+        // and length; the buffer holds *length characters.
+        unsafe {
+            let text = text(&addr.read_unaligned());
+            let needed = text.len() as u32 + 1;
+            if *length < needed {
+                *length = needed;
+                return STATUS_INVALID_PARAMETER;
+            }
+            put(s, &text);
+            *length = needed;
+        }
+        STATUS_SUCCESS
+    })
+}
+
+/// `RtlIpv4StringToAddress` / `RtlIpv6StringToAddress`: `parse` gives the address and where
+/// it ended, or where parsing failed; `*terminator` points there.
+///
+/// # Safety
+/// `s` is NULL or a NUL-terminated string; `terminator` and `addr` are NULL or valid.
+unsafe fn string_to_address<C: Ch, const N: usize>(
+    name: &'static str,
+    s: *const C,
+    terminator: *mut *const C,
+    addr: *mut [u8; N],
+    parse: impl FnOnce(&Text<C>) -> Result<([u8; N], usize), usize>,
+) -> NTSTATUS {
+    guard_status(name, || {
+        if s.is_null() || terminator.is_null() || addr.is_null() {
+            kerror!("{name}: NULL pointer (Windows would crash); returning STATUS_INVALID_PARAMETER");
+            return STATUS_INVALID_PARAMETER;
+        }
+        let r = parse(&Text(s));
+        // SAFETY: NUL-terminated string and valid outputs (checked non-NULL); the parsers stop
+        // within the string or at its NUL.
+        unsafe {
+            match r {
+                Ok((b, end)) => {
+                    *terminator = s.add(end);
+                    addr.write_unaligned(b);
+                    STATUS_SUCCESS
+                }
+                Err(t) => {
+                    *terminator = s.add(t);
+                    STATUS_INVALID_PARAMETER
+                }
+            }
+        }
+    })
 }
 
 // ----- IPv4 text -----
@@ -407,92 +509,68 @@ fn ipv4_text(addr: &[u8; 4]) -> String {
     format!("{}.{}.{}.{}", addr[0], addr[1], addr[2], addr[3])
 }
 
-/// # Safety
-/// Pointers valid as the exports' contracts say (NULL checked by the caller).
-unsafe fn ipv4_string_to_address<C: Ch>(
-    s: *const C,
-    strict: u8,
-    terminator: *mut *const C,
-    addr: *mut IN_ADDR,
-) -> NTSTATUS {
-    let text = Text(s);
-    let r = parse_ipv4(&text, 0, strict != 0);
-    // SAFETY: per the caller.
-    unsafe {
-        match r {
-            Ok((a, end)) => {
-                *terminator = s.add(end);
-                addr.cast::<[u8; 4]>().write_unaligned(a.to_be_bytes());
-                STATUS_SUCCESS
-            }
-            Err(t) => {
-                *terminator = s.add(t);
-                STATUS_INVALID_PARAMETER
-            }
-        }
-    }
-}
-
-/// # Safety
-/// Pointers valid as the exports' contracts say (NULL checked by the caller).
-unsafe fn ipv4_string_to_address_ex<C: Ch>(s: *const C, strict: u8, addr: *mut IN_ADDR, port: *mut u16) -> NTSTATUS {
-    let text = Text(s);
-    let Ok((a, end)) = parse_ipv4(&text, 0, strict != 0) else { return STATUS_INVALID_PARAMETER };
-    // SAFETY: per the caller.
-    unsafe {
-        addr.cast::<[u8; 4]>().write_unaligned(a.to_be_bytes());
-        match text.at(end) {
-            0 => {
-                port.write_unaligned(0);
-                STATUS_SUCCESS
-            }
-            c if c == ':' as u32 => match parse_port(&text, end + 1) {
-                Some(p) => {
-                    port.write_unaligned(p.to_be());
-                    STATUS_SUCCESS
-                }
-                None => STATUS_INVALID_PARAMETER,
-            },
-            _ => STATUS_INVALID_PARAMETER,
-        }
-    }
-}
-
-fn ipv4_addr_bytes(addr: *const IN_ADDR) -> [u8; 4] {
-    // SAFETY: callers pass a non-NULL client IN_ADDR (4 bytes, network order).
-    unsafe { addr.cast::<[u8; 4]>().read_unaligned() }
-}
-
-fn ipv4_ex_text(addr: *const IN_ADDR, port: u16) -> String {
-    let mut s = ipv4_text(&ipv4_addr_bytes(addr));
+/// [`ipv4_text`], with `:port` when `port` (network order) is not 0.
+fn ipv4_ex_text(addr: &[u8; 4], port: u16) -> String {
+    let mut s = ipv4_text(addr);
     if port != 0 {
         s.push_str(&format!(":{}", u16::from_be(port)));
     }
     s
 }
 
-#[no_mangle]
-pub unsafe extern "C" fn RtlIpv4AddressToStringA(Addr: *const IN_ADDR, S: *mut c_char) -> *mut c_char {
-    guard("RtlIpv4AddressToStringA", null_mut(), || {
-        if Addr.is_null() || S.is_null() {
-            kerror!("RtlIpv4AddressToStringA: NULL pointer; returning NULL");
-            return null_mut();
+/// [`parse_ipv4`] from the start of the string, with the address in network order.
+fn ipv4_bytes<C: Ch>(s: &Text<C>, strict: BOOLEAN) -> Result<([u8; 4], usize), usize> {
+    parse_ipv4(s, 0, strict != 0).map(|(a, end)| (a.to_be_bytes(), end))
+}
+
+/// `RtlIpv4StringToAddressEx`.
+///
+/// # Safety
+/// `s` is NULL or a NUL-terminated string; `addr` and `port` are NULL or valid.
+unsafe fn ipv4_string_to_address_ex<C: Ch>(
+    name: &'static str,
+    s: *const C,
+    strict: BOOLEAN,
+    addr: *mut IN_ADDR,
+    port: *mut u16,
+) -> NTSTATUS {
+    guard_status(name, || {
+        if s.is_null() || addr.is_null() || port.is_null() {
+            return STATUS_INVALID_PARAMETER;
         }
-        // SAFETY: S has room for 16 characters (the routine's contract).
-        unsafe { put(S as *mut u8, &ipv4_text(&ipv4_addr_bytes(Addr))) as *mut c_char }
+        let text = Text(s);
+        let Ok((a, end)) = ipv4_bytes(&text, strict) else { return STATUS_INVALID_PARAMETER };
+        // SAFETY: valid outputs (checked non-NULL).
+        unsafe {
+            addr.cast::<[u8; 4]>().write_unaligned(a);
+            match text.at(end) {
+                0 => {
+                    port.write_unaligned(0);
+                    STATUS_SUCCESS
+                }
+                c if c == ':' as u32 => match parse_port(&text, end + 1) {
+                    Some(p) => {
+                        port.write_unaligned(p.to_be());
+                        STATUS_SUCCESS
+                    }
+                    None => STATUS_INVALID_PARAMETER,
+                },
+                _ => STATUS_INVALID_PARAMETER,
+            }
+        }
     })
 }
 
 #[no_mangle]
+pub unsafe extern "C" fn RtlIpv4AddressToStringA(Addr: *const IN_ADDR, S: *mut c_char) -> *mut c_char {
+    // SAFETY: the caller keeps the routine's contract, which is the body's.
+    unsafe { address_to_string("RtlIpv4AddressToStringA", Addr.cast(), S, ipv4_text) }
+}
+
+#[no_mangle]
 pub unsafe extern "C" fn RtlIpv4AddressToStringW(Addr: *const IN_ADDR, S: *mut WCHAR) -> *mut WCHAR {
-    guard("RtlIpv4AddressToStringW", null_mut(), || {
-        if Addr.is_null() || S.is_null() {
-            kerror!("RtlIpv4AddressToStringW: NULL pointer; returning NULL");
-            return null_mut();
-        }
-        // SAFETY: S has room for 16 characters (the routine's contract).
-        unsafe { put(S, &ipv4_text(&ipv4_addr_bytes(Addr))) }
-    })
+    // SAFETY: the caller keeps the routine's contract, which is the body's.
+    unsafe { address_to_string("RtlIpv4AddressToStringW", Addr.cast(), S, ipv4_text) }
 }
 
 #[no_mangle]
@@ -502,13 +580,11 @@ pub unsafe extern "C" fn RtlIpv4AddressToStringExA(
     AddressString: *mut c_char,
     AddressStringLength: *mut u32,
 ) -> NTSTATUS {
-    guard_status("RtlIpv4AddressToStringExA", || {
-        if Address.is_null() || AddressString.is_null() || AddressStringLength.is_null() {
-            return STATUS_INVALID_PARAMETER;
-        }
-        // SAFETY: the buffer holds *AddressStringLength characters.
-        unsafe { put_ex(&ipv4_ex_text(Address, Port), AddressString as *mut u8, AddressStringLength) }
-    })
+    let text = |a: &[u8; 4]| ipv4_ex_text(a, Port);
+    // SAFETY: the caller keeps the routine's contract, which is the body's.
+    unsafe {
+        address_to_string_ex("RtlIpv4AddressToStringExA", Address.cast(), AddressString, AddressStringLength, text)
+    }
 }
 
 #[no_mangle]
@@ -518,13 +594,11 @@ pub unsafe extern "C" fn RtlIpv4AddressToStringExW(
     AddressString: *mut WCHAR,
     AddressStringLength: *mut u32,
 ) -> NTSTATUS {
-    guard_status("RtlIpv4AddressToStringExW", || {
-        if Address.is_null() || AddressString.is_null() || AddressStringLength.is_null() {
-            return STATUS_INVALID_PARAMETER;
-        }
-        // SAFETY: the buffer holds *AddressStringLength characters.
-        unsafe { put_ex(&ipv4_ex_text(Address, Port), AddressString, AddressStringLength) }
-    })
+    let text = |a: &[u8; 4]| ipv4_ex_text(a, Port);
+    // SAFETY: the caller keeps the routine's contract, which is the body's.
+    unsafe {
+        address_to_string_ex("RtlIpv4AddressToStringExW", Address.cast(), AddressString, AddressStringLength, text)
+    }
 }
 
 #[no_mangle]
@@ -534,14 +608,8 @@ pub unsafe extern "C" fn RtlIpv4StringToAddressA(
     Terminator: *mut *const c_char,
     Addr: *mut IN_ADDR,
 ) -> NTSTATUS {
-    guard_status("RtlIpv4StringToAddressA", || {
-        if S.is_null() || Terminator.is_null() || Addr.is_null() {
-            kerror!("RtlIpv4StringToAddressA: NULL pointer (Windows would crash); returning STATUS_INVALID_PARAMETER");
-            return STATUS_INVALID_PARAMETER;
-        }
-        // SAFETY: NUL-terminated string and valid outputs (checked non-NULL).
-        unsafe { ipv4_string_to_address(S as *const u8, Strict, Terminator as *mut *const u8, Addr) }
-    })
+    // SAFETY: the caller keeps the routine's contract, which is the body's.
+    unsafe { string_to_address("RtlIpv4StringToAddressA", S, Terminator, Addr.cast(), |t| ipv4_bytes(t, Strict)) }
 }
 
 #[no_mangle]
@@ -551,14 +619,8 @@ pub unsafe extern "C" fn RtlIpv4StringToAddressW(
     Terminator: *mut *const WCHAR,
     Addr: *mut IN_ADDR,
 ) -> NTSTATUS {
-    guard_status("RtlIpv4StringToAddressW", || {
-        if S.is_null() || Terminator.is_null() || Addr.is_null() {
-            kerror!("RtlIpv4StringToAddressW: NULL pointer (Windows would crash); returning STATUS_INVALID_PARAMETER");
-            return STATUS_INVALID_PARAMETER;
-        }
-        // SAFETY: NUL-terminated string and valid outputs (checked non-NULL).
-        unsafe { ipv4_string_to_address(S, Strict, Terminator, Addr) }
-    })
+    // SAFETY: the caller keeps the routine's contract, which is the body's.
+    unsafe { string_to_address("RtlIpv4StringToAddressW", S, Terminator, Addr.cast(), |t| ipv4_bytes(t, Strict)) }
 }
 
 #[no_mangle]
@@ -568,13 +630,8 @@ pub unsafe extern "C" fn RtlIpv4StringToAddressExA(
     Address: *mut IN_ADDR,
     Port: *mut USHORT,
 ) -> NTSTATUS {
-    guard_status("RtlIpv4StringToAddressExA", || {
-        if AddressString.is_null() || Address.is_null() || Port.is_null() {
-            return STATUS_INVALID_PARAMETER;
-        }
-        // SAFETY: NUL-terminated string and valid outputs (checked non-NULL).
-        unsafe { ipv4_string_to_address_ex(AddressString as *const u8, Strict, Address, Port) }
-    })
+    // SAFETY: the caller keeps the routine's contract, which is the body's.
+    unsafe { ipv4_string_to_address_ex("RtlIpv4StringToAddressExA", AddressString, Strict, Address, Port) }
 }
 
 #[no_mangle]
@@ -584,13 +641,8 @@ pub unsafe extern "C" fn RtlIpv4StringToAddressExW(
     Address: *mut IN_ADDR,
     Port: *mut USHORT,
 ) -> NTSTATUS {
-    guard_status("RtlIpv4StringToAddressExW", || {
-        if AddressString.is_null() || Address.is_null() || Port.is_null() {
-            return STATUS_INVALID_PARAMETER;
-        }
-        // SAFETY: NUL-terminated string and valid outputs (checked non-NULL).
-        unsafe { ipv4_string_to_address_ex(AddressString, Strict, Address, Port) }
-    })
+    // SAFETY: the caller keeps the routine's contract, which is the body's.
+    unsafe { ipv4_string_to_address_ex("RtlIpv4StringToAddressExW", AddressString, Strict, Address, Port) }
 }
 
 // ----- IPv6 text -----
@@ -748,31 +800,6 @@ fn ipv6_ex_text(b: &[u8; 16], scope: u32, port: u16) -> String {
     s
 }
 
-fn ipv6_addr_bytes(addr: *const IN6_ADDR) -> [u8; 16] {
-    // SAFETY: callers pass a non-NULL client IN6_ADDR (16 bytes).
-    unsafe { addr.cast::<[u8; 16]>().read_unaligned() }
-}
-
-/// # Safety
-/// Pointers valid as the exports' contracts say (NULL checked by the caller).
-unsafe fn ipv6_string_to_address<C: Ch>(s: *const C, terminator: *mut *const C, addr: *mut IN6_ADDR) -> NTSTATUS {
-    let r = parse_ipv6(&Text(s), 0);
-    // SAFETY: per the caller.
-    unsafe {
-        match r {
-            Ok((b, end)) => {
-                *terminator = s.add(end);
-                addr.cast::<[u8; 16]>().write_unaligned(b);
-                STATUS_SUCCESS
-            }
-            Err(t) => {
-                *terminator = s.add(t);
-                STATUS_INVALID_PARAMETER
-            }
-        }
-    }
-}
-
 /// Parses `addr[%scope]` or `[addr[%scope]]:port` (or `[addr[%scope]]`), the whole string.
 fn parse_ipv6_ex<C: Ch>(s: &Text<C>) -> Option<([u8; 16], u32, u16)> {
     let bracket = s.at(0) == '[' as u32;
@@ -803,46 +830,42 @@ fn parse_ipv6_ex<C: Ch>(s: &Text<C>) -> Option<([u8; 16], u32, u16)> {
     (s.at(i) == 0).then_some((bytes, scope, port))
 }
 
+/// `RtlIpv6StringToAddressEx`.
+///
 /// # Safety
-/// Pointers valid as the exports' contracts say (NULL checked by the caller).
+/// `s` is NULL or a NUL-terminated string; `addr`, `scope` and `port` are NULL or valid.
 unsafe fn ipv6_string_to_address_ex<C: Ch>(
+    name: &'static str,
     s: *const C,
     addr: *mut IN6_ADDR,
     scope: *mut u32,
     port: *mut u16,
 ) -> NTSTATUS {
-    let Some((b, sc, p)) = parse_ipv6_ex(&Text(s)) else { return STATUS_INVALID_PARAMETER };
-    // SAFETY: per the caller.
-    unsafe {
-        addr.cast::<[u8; 16]>().write_unaligned(b);
-        scope.write_unaligned(sc);
-        port.write_unaligned(p.to_be());
-    }
-    STATUS_SUCCESS
+    guard_status(name, || {
+        if s.is_null() || addr.is_null() || scope.is_null() || port.is_null() {
+            return STATUS_INVALID_PARAMETER;
+        }
+        let Some((b, sc, p)) = parse_ipv6_ex(&Text(s)) else { return STATUS_INVALID_PARAMETER };
+        // SAFETY: valid outputs (checked non-NULL).
+        unsafe {
+            addr.cast::<[u8; 16]>().write_unaligned(b);
+            scope.write_unaligned(sc);
+            port.write_unaligned(p.to_be());
+        }
+        STATUS_SUCCESS
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn RtlIpv6AddressToStringA(Addr: *const IN6_ADDR, S: *mut c_char) -> *mut c_char {
-    guard("RtlIpv6AddressToStringA", null_mut(), || {
-        if Addr.is_null() || S.is_null() {
-            kerror!("RtlIpv6AddressToStringA: NULL pointer; returning NULL");
-            return null_mut();
-        }
-        // SAFETY: S has room for 46 characters (the routine's contract).
-        unsafe { put(S as *mut u8, &ipv6_text(&ipv6_addr_bytes(Addr))) as *mut c_char }
-    })
+    // SAFETY: the caller keeps the routine's contract, which is the body's.
+    unsafe { address_to_string("RtlIpv6AddressToStringA", Addr.cast(), S, ipv6_text) }
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn RtlIpv6AddressToStringW(Addr: *const IN6_ADDR, S: *mut WCHAR) -> *mut WCHAR {
-    guard("RtlIpv6AddressToStringW", null_mut(), || {
-        if Addr.is_null() || S.is_null() {
-            kerror!("RtlIpv6AddressToStringW: NULL pointer; returning NULL");
-            return null_mut();
-        }
-        // SAFETY: S has room for 46 characters (the routine's contract).
-        unsafe { put(S, &ipv6_text(&ipv6_addr_bytes(Addr))) }
-    })
+    // SAFETY: the caller keeps the routine's contract, which is the body's.
+    unsafe { address_to_string("RtlIpv6AddressToStringW", Addr.cast(), S, ipv6_text) }
 }
 
 #[no_mangle]
@@ -853,14 +876,11 @@ pub unsafe extern "C" fn RtlIpv6AddressToStringExA(
     AddressString: *mut c_char,
     AddressStringLength: *mut u32,
 ) -> NTSTATUS {
-    guard_status("RtlIpv6AddressToStringExA", || {
-        if Address.is_null() || AddressString.is_null() || AddressStringLength.is_null() {
-            return STATUS_INVALID_PARAMETER;
-        }
-        let text = ipv6_ex_text(&ipv6_addr_bytes(Address), ScopeId, Port);
-        // SAFETY: the buffer holds *AddressStringLength characters.
-        unsafe { put_ex(&text, AddressString as *mut u8, AddressStringLength) }
-    })
+    let text = |a: &[u8; 16]| ipv6_ex_text(a, ScopeId, Port);
+    // SAFETY: the caller keeps the routine's contract, which is the body's.
+    unsafe {
+        address_to_string_ex("RtlIpv6AddressToStringExA", Address.cast(), AddressString, AddressStringLength, text)
+    }
 }
 
 #[no_mangle]
@@ -871,14 +891,11 @@ pub unsafe extern "C" fn RtlIpv6AddressToStringExW(
     AddressString: *mut WCHAR,
     AddressStringLength: *mut u32,
 ) -> NTSTATUS {
-    guard_status("RtlIpv6AddressToStringExW", || {
-        if Address.is_null() || AddressString.is_null() || AddressStringLength.is_null() {
-            return STATUS_INVALID_PARAMETER;
-        }
-        let text = ipv6_ex_text(&ipv6_addr_bytes(Address), ScopeId, Port);
-        // SAFETY: the buffer holds *AddressStringLength characters.
-        unsafe { put_ex(&text, AddressString, AddressStringLength) }
-    })
+    let text = |a: &[u8; 16]| ipv6_ex_text(a, ScopeId, Port);
+    // SAFETY: the caller keeps the routine's contract, which is the body's.
+    unsafe {
+        address_to_string_ex("RtlIpv6AddressToStringExW", Address.cast(), AddressString, AddressStringLength, text)
+    }
 }
 
 #[no_mangle]
@@ -887,14 +904,8 @@ pub unsafe extern "C" fn RtlIpv6StringToAddressA(
     Terminator: *mut *const c_char,
     Addr: *mut IN6_ADDR,
 ) -> NTSTATUS {
-    guard_status("RtlIpv6StringToAddressA", || {
-        if S.is_null() || Terminator.is_null() || Addr.is_null() {
-            kerror!("RtlIpv6StringToAddressA: NULL pointer (Windows would crash); returning STATUS_INVALID_PARAMETER");
-            return STATUS_INVALID_PARAMETER;
-        }
-        // SAFETY: NUL-terminated string and valid outputs (checked non-NULL).
-        unsafe { ipv6_string_to_address(S as *const u8, Terminator as *mut *const u8, Addr) }
-    })
+    // SAFETY: the caller keeps the routine's contract, which is the body's.
+    unsafe { string_to_address("RtlIpv6StringToAddressA", S, Terminator, Addr.cast(), |t| parse_ipv6(t, 0)) }
 }
 
 #[no_mangle]
@@ -903,14 +914,8 @@ pub unsafe extern "C" fn RtlIpv6StringToAddressW(
     Terminator: *mut *const WCHAR,
     Addr: *mut IN6_ADDR,
 ) -> NTSTATUS {
-    guard_status("RtlIpv6StringToAddressW", || {
-        if S.is_null() || Terminator.is_null() || Addr.is_null() {
-            kerror!("RtlIpv6StringToAddressW: NULL pointer (Windows would crash); returning STATUS_INVALID_PARAMETER");
-            return STATUS_INVALID_PARAMETER;
-        }
-        // SAFETY: NUL-terminated string and valid outputs (checked non-NULL).
-        unsafe { ipv6_string_to_address(S, Terminator, Addr) }
-    })
+    // SAFETY: the caller keeps the routine's contract, which is the body's.
+    unsafe { string_to_address("RtlIpv6StringToAddressW", S, Terminator, Addr.cast(), |t| parse_ipv6(t, 0)) }
 }
 
 #[no_mangle]
@@ -920,13 +925,8 @@ pub unsafe extern "C" fn RtlIpv6StringToAddressExA(
     ScopeId: *mut u32,
     Port: *mut USHORT,
 ) -> NTSTATUS {
-    guard_status("RtlIpv6StringToAddressExA", || {
-        if AddressString.is_null() || Address.is_null() || ScopeId.is_null() || Port.is_null() {
-            return STATUS_INVALID_PARAMETER;
-        }
-        // SAFETY: NUL-terminated string and valid outputs (checked non-NULL).
-        unsafe { ipv6_string_to_address_ex(AddressString as *const u8, Address, ScopeId, Port) }
-    })
+    // SAFETY: the caller keeps the routine's contract, which is the body's.
+    unsafe { ipv6_string_to_address_ex("RtlIpv6StringToAddressExA", AddressString, Address, ScopeId, Port) }
 }
 
 #[no_mangle]
@@ -936,13 +936,8 @@ pub unsafe extern "C" fn RtlIpv6StringToAddressExW(
     ScopeId: *mut u32,
     Port: *mut USHORT,
 ) -> NTSTATUS {
-    guard_status("RtlIpv6StringToAddressExW", || {
-        if AddressString.is_null() || Address.is_null() || ScopeId.is_null() || Port.is_null() {
-            return STATUS_INVALID_PARAMETER;
-        }
-        // SAFETY: NUL-terminated string and valid outputs (checked non-NULL).
-        unsafe { ipv6_string_to_address_ex(AddressString, Address, ScopeId, Port) }
-    })
+    // SAFETY: the caller keeps the routine's contract, which is the body's.
+    unsafe { ipv6_string_to_address_ex("RtlIpv6StringToAddressExW", AddressString, Address, ScopeId, Port) }
 }
 
 #[cfg(test)]
@@ -951,7 +946,7 @@ mod tests {
 
     fn v4(s: &str, strict: bool) -> Result<([u8; 4], usize), usize> {
         let c = std::ffi::CString::new(s).unwrap();
-        parse_ipv4(&Text(c.as_ptr() as *const u8), 0, strict).map(|(a, e)| (a.to_be_bytes(), e))
+        ipv4_bytes(&Text(c.as_ptr() as *const u8), strict as BOOLEAN)
     }
 
     fn v6(s: &str) -> Result<([u8; 16], usize), usize> {
