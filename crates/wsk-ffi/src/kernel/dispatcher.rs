@@ -14,12 +14,17 @@
 //!   that threads are blocked on is signalled.
 //! - Fast paths without the lock: a wait on an already signalled object consumes it with
 //!   one atomic operation (a synchronization event is reset by the wait that takes it);
-//!   a `KeSetEvent` with nobody waiting is one atomic swap plus one load.
-//! - No lost wake-ups: a waiter first links its wait blocks (under the lock, with SeqCst
-//!   stores), *then* re-tests the objects; a lock-free setter first stores the signal
-//!   (SeqCst), *then* looks at the wait list. At least one of the two sees the other: either
-//!   the waiter finds the object signalled and does not sleep, or the setter finds the wait
-//!   block and takes the slow path, where (under the lock) it satisfies and wakes the waiter.
+//!   a `KeSetEvent` with nobody waiting is one compare-and-swap. `SignalState` carries, next
+//!   to the signal value, a bit that says threads are blocked on the object (see
+//!   [`WAITERS`]): the setter's compare-and-swap is then its last access to the object, so
+//!   a waiter that takes the signal and returns at once (freeing an event on its stack)
+//!   is never followed by a read of that event.
+//! - No lost wake-ups: a waiter first links its wait blocks and sets the WAITERS bit
+//!   (under the lock), *then* re-tests the objects; a lock-free setter publishes the
+//!   signal with a compare-and-swap that fails if the bit appeared. Either the waiter finds
+//!   the object signalled and does not sleep, or the setter sees the bit and takes the
+//!   locked path, where it satisfies and wakes the waiter. Synchronization events with
+//!   blocked threads are taken and reset only under the lock.
 //! - Hand-off: `KeSetEvent` on a synchronization event with waiters releases exactly one
 //!   waiter and leaves the event non-signalled (two sets with two waiters release both); on
 //!   a notification event (or a thread object) it releases every waiter, even if the event
@@ -61,6 +66,16 @@ const WAIT_ANY: u32 = 1;
 
 /// The dispatcher lock: protects every wait list and the waiters' release.
 static DISPATCHER_LOCK: RawLock = RawLock::new();
+
+/// A bit of `SignalState` that libwsk keeps set while the object's wait list is not
+/// empty (set and cleared under the dispatcher lock). The signal value proper is the
+/// other bits ([`VALUE`]). Keeping "someone is blocked here" in the same word as the
+/// signal lets a setter publish the signal with one compare-and-swap that is also its
+/// last access to the object when nobody is blocked: a waiter that takes the signal and
+/// returns (freeing the event on its stack) can never be followed by a read of the event.
+const WAITERS: i32 = 0x4000_0000;
+/// The signal value bits of `SignalState`.
+const VALUE: i32 = !WAITERS;
 
 /// How an object behaves when signalled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,6 +185,7 @@ unsafe fn link_block(obj: *mut DISPATCHER_HEADER, block: *mut WaitBlock) {
         flink(last).store(entry, Ordering::SeqCst);
         (*head).Blink = entry;
         (*block).linked = true;
+        signal_state(obj).fetch_or(WAITERS, Ordering::SeqCst);
     }
 }
 
@@ -189,6 +205,10 @@ unsafe fn unlink_block(block: *mut WaitBlock) {
         flink(prev).store(next, Ordering::SeqCst);
         (*next).Blink = prev;
         (*block).linked = false;
+        let obj = (*block).object;
+        if !has_waiters(obj) {
+            signal_state(obj).fetch_and(!WAITERS, Ordering::SeqCst);
+        }
     }
 }
 
@@ -215,8 +235,36 @@ unsafe fn try_take(obj: *mut DISPATCHER_HEADER, kind: Kind) -> bool {
     // SAFETY: per the caller.
     let s = unsafe { signal_state(obj) };
     match kind {
-        Kind::Notification => s.load(Ordering::SeqCst) > 0,
-        Kind::Synchronization => s.load(Ordering::SeqCst) > 0 && s.swap(0, Ordering::SeqCst) > 0,
+        Kind::Notification => s.load(Ordering::SeqCst) & VALUE > 0,
+        Kind::Synchronization => {
+            let mut cur = s.load(Ordering::SeqCst);
+            loop {
+                if cur & VALUE <= 0 {
+                    return false;
+                }
+                // Consume the signal, keep the WAITERS bit.
+                match s.compare_exchange_weak(cur, cur & WAITERS, Ordering::SeqCst, Ordering::SeqCst) {
+                    Ok(_) => return true,
+                    Err(now) => cur = now,
+                }
+            }
+        }
+    }
+}
+
+/// [`try_take`] without the dispatcher lock: a synchronization event that threads are
+/// blocked on is left to the locked path (so queued waiters and WaitAll see every take).
+///
+/// # Safety
+/// `obj` live.
+#[inline]
+unsafe fn try_take_unlocked(obj: *mut DISPATCHER_HEADER, kind: Kind) -> bool {
+    // SAFETY: per the caller.
+    unsafe {
+        if kind == Kind::Synchronization && signal_state(obj).load(Ordering::SeqCst) & WAITERS != 0 {
+            return false;
+        }
+        try_take(obj, kind)
     }
 }
 
@@ -229,15 +277,16 @@ unsafe fn try_take(obj: *mut DISPATCHER_HEADER, kind: Kind) -> bool {
 unsafe fn try_take_all(objects: &[(*mut DISPATCHER_HEADER, Kind)]) -> bool {
     // SAFETY: per the caller.
     unsafe {
-        if !objects.iter().all(|&(o, _)| signal_state(o).load(Ordering::SeqCst) > 0) {
+        if !objects.iter().all(|&(o, _)| signal_state(o).load(Ordering::SeqCst) & VALUE > 0) {
             return false;
         }
         for (i, &(o, k)) in objects.iter().enumerate() {
-            if k == Kind::Synchronization && signal_state(o).swap(0, Ordering::SeqCst) <= 0 {
-                // Taken by a lock-free waiter in between: give back what this wait took.
+            if k == Kind::Synchronization && !try_take(o, k) {
+                // Taken in between (by an unlocked taker of an object nobody was blocked on
+                // when it looked): give back what this wait took.
                 for &(p, l) in &objects[..i] {
                     if l == Kind::Synchronization {
-                        signal_state(p).store(1, Ordering::SeqCst);
+                        signal_state(p).fetch_or(1, Ordering::SeqCst);
                     }
                 }
                 return false;
@@ -276,7 +325,7 @@ unsafe fn wait_test(obj: *mut DISPATCHER_HEADER) {
     unsafe {
         let head = wait_list(obj);
         'outer: loop {
-            if signal_state(obj).load(Ordering::SeqCst) <= 0 || !has_waiters(obj) {
+            if signal_state(obj).load(Ordering::SeqCst) & VALUE <= 0 || !has_waiters(obj) {
                 break;
             }
             let mut entry = (*head).Flink;
@@ -324,19 +373,21 @@ unsafe fn wait_test(obj: *mut DISPATCHER_HEADER) {
 pub(crate) unsafe fn signal(obj: *mut DISPATCHER_HEADER) -> LONG {
     // SAFETY: per the caller.
     unsafe {
-        if !has_waiters(obj) {
-            let prev = signal_state(obj).swap(1, Ordering::SeqCst);
-            if !has_waiters(obj) {
-                return prev;
+        let s = signal_state(obj);
+        let mut cur = s.load(Ordering::SeqCst);
+        while cur & WAITERS == 0 {
+            // Nobody blocked: publishing the signal is the last access to the object (a
+            // waiter may take it and return at once). If a waiter links itself first, the
+            // exchange fails and the locked path below hands it the signal.
+            match s.compare_exchange_weak(cur, 1, Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(prev) => return prev & VALUE,
+                Err(now) => cur = now,
             }
-            // A waiter linked itself meanwhile: let the slow path decide who gets it.
-            DISPATCHER_LOCK.lock();
-            wait_test(obj);
-            DISPATCHER_LOCK.unlock();
-            return prev;
         }
+        // Threads are blocked on the object: they keep it alive until released (under the
+        // lock, by wait_test) or until they time out (under the lock).
         DISPATCHER_LOCK.lock();
-        let prev = signal_state(obj).swap(1, Ordering::SeqCst);
+        let prev = s.fetch_or(1, Ordering::SeqCst) & VALUE;
         wait_test(obj);
         DISPATCHER_LOCK.unlock();
         prev
@@ -353,7 +404,7 @@ unsafe fn wait(objects: &[(*mut DISPATCHER_HEADER, Kind)], wait_all: bool, deadl
     unsafe {
         if !wait_all {
             for (i, &(o, k)) in objects.iter().enumerate() {
-                if try_take(o, k) {
+                if try_take_unlocked(o, k) {
                     return STATUS_WAIT_0 + i as NTSTATUS;
                 }
             }
@@ -532,7 +583,7 @@ pub unsafe extern "C" fn KeResetEvent(Event: *mut KEVENT) -> LONG {
             return 0;
         }
         // SAFETY: the client's initialized KEVENT.
-        unsafe { signal_state(Event as *mut DISPATCHER_HEADER) }.swap(0, Ordering::SeqCst)
+        unsafe { reset(Event as *mut DISPATCHER_HEADER) }
     })
 }
 
@@ -544,7 +595,7 @@ pub unsafe extern "C" fn KeClearEvent(Event: *mut KEVENT) {
             return null_event("KeClearEvent");
         }
         // SAFETY: the client's initialized KEVENT.
-        unsafe { signal_state(Event as *mut DISPATCHER_HEADER) }.store(0, Ordering::SeqCst);
+        unsafe { reset(Event as *mut DISPATCHER_HEADER) };
     })
 }
 
@@ -557,8 +608,28 @@ pub unsafe extern "C" fn KeReadStateEvent(Event: *mut KEVENT) -> LONG {
             return 0;
         }
         // SAFETY: the client's initialized KEVENT.
-        unsafe { signal_state(Event as *mut DISPATCHER_HEADER) }.load(Ordering::SeqCst)
+        unsafe { signal_state(Event as *mut DISPATCHER_HEADER) }.load(Ordering::SeqCst) & VALUE
     })
+}
+
+/// Clears an object's signal (`KeResetEvent`, `KeClearEvent`); the previous value. With
+/// threads blocked on it, under the dispatcher lock, so a WaitAll testing and taking its
+/// objects under the lock never sees a reset in between.
+///
+/// # Safety
+/// `obj` points to a live, initialized dispatcher object.
+unsafe fn reset(obj: *mut DISPATCHER_HEADER) -> LONG {
+    // SAFETY: per the caller.
+    unsafe {
+        let s = signal_state(obj);
+        if s.load(Ordering::SeqCst) & WAITERS == 0 {
+            return s.fetch_and(WAITERS, Ordering::SeqCst) & VALUE;
+        }
+        DISPATCHER_LOCK.lock();
+        let prev = s.fetch_and(WAITERS, Ordering::SeqCst) & VALUE;
+        DISPATCHER_LOCK.unlock();
+        prev
+    }
 }
 
 // ----- waits -----

@@ -341,6 +341,12 @@ unsafe fn complete_walk(irp: *mut IRP, depth: &Cell<u32>) {
             }
         }
 
+        // Past the top, as Windows leaves a completed IRP (CurrentLocation = StackCount + 2),
+        // so a second IoCompleteRequest or an IoCancelIrp of a completed IRP is recognised.
+        if (*irp).CurrentLocation as i32 == top {
+            (*irp).CurrentLocation = (top + 1) as CHAR;
+            (*irp).Tail.CurrentStackLocation = (*irp).Tail.CurrentStackLocation.add(1);
+        }
         // The top: what the I/O manager does for the IRP's originator.
         let allocated = (*irp).AllocationFlags & IRP_ALLOCATED_FIXED_SIZE != 0 && IRPS.contains(irp as usize);
         if !(*irp).UserIosb.is_null() {

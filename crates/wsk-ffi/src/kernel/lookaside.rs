@@ -193,13 +193,14 @@ fn allocate_block(l: Source, storage: *mut LOOKASIDE_STORAGE) -> PVOID {
         return pool::allocate(l.size, l.tag, false, false);
     }
     // SAFETY: `allocate` holds a non-null function pointer of the flavour's type, stored by init.
-    unsafe {
+    // A call into client code (counted, so PsTerminateSystemThread inside it is refused).
+    super::irp::callout(|| unsafe {
         if l.flavour == Flavour::Ex as u16 {
             std::mem::transmute::<usize, AllocateExFn>(l.allocate)(l.pool_type, l.size, l.tag, storage.cast())
         } else {
             std::mem::transmute::<usize, AllocateFn>(l.allocate)(l.pool_type, l.size, l.tag)
         }
-    }
+    })
 }
 
 /// Gives a block back to the list's source.
@@ -212,13 +213,14 @@ fn free_block(l: Source, storage: *mut LOOKASIDE_STORAGE, block: PVOID) {
         return;
     }
     // SAFETY: `free` holds a non-null function pointer of the flavour's type, stored by init.
-    unsafe {
+    // A call into client code (counted, as above).
+    super::irp::callout(|| unsafe {
         if l.flavour == Flavour::Ex as u16 {
             std::mem::transmute::<usize, FreeExFn>(l.free)(block, storage.cast())
         } else {
             std::mem::transmute::<usize, FreeFn>(l.free)(block)
         }
-    }
+    })
 }
 
 /// # Safety

@@ -286,11 +286,13 @@ static void test_irp_embedded(void)
     IoSetNextIrpStackLocation(&embedded.Irp);
     IoCompleteRequest(&embedded.Irp, IO_NO_INCREMENT);
     CHECK(KeReadStateEvent(&event) == 1);
-    CHECK(embedded.Irp.CurrentLocation == 2);
+    /* As Windows leaves a completed IRP: past the top (StackCount + 2). */
+    CHECK(embedded.Irp.CurrentLocation == 3);
 
-    /* Completing it again is logged and ignored (CurrentLocation is past the top). */
-    embedded.Irp.CurrentLocation = 3;
+    /* Completing it again is recognised, logged and ignored: the event is not set again. */
+    KeClearEvent(&event);
     IoCompleteRequest(&embedded.Irp, IO_NO_INCREMENT);
+    CHECK(KeReadStateEvent(&event) == 0);
     IoFreeIrp(&embedded.Irp); /* not from IoAllocateIrp: logged, ignored */
 }
 
