@@ -9,6 +9,7 @@
 //! - [`wsk`]: WskRegister and the provider dispatch tables over the Rust provider.
 //! - [`runner`]: what `wsk run` calls: load a driver, run it, unload it, report leaks.
 #![allow(clippy::missing_safety_doc)]
+#![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod abi;
 pub mod guard;

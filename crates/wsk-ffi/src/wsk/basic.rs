@@ -20,7 +20,9 @@ pub unsafe extern "C" fn control_socket(
     OutputSizeReturned: *mut SIZE_T,
     Irp: *mut IRP,
 ) -> NTSTATUS {
-    guard_status("WskControlSocket", || {
+    // SAFETY: the caller passes WskControlSocket's arguments under the WSK contract; each pointer
+    // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
+    guard_status("WskControlSocket", || unsafe {
         crate::wsk::control::control_socket(
             Socket,
             RequestType,
@@ -39,7 +41,9 @@ pub unsafe extern "C" fn control_socket(
 /// `WskCloseSocket`: cancels and completes every pending IRP of the socket, waits for a
 /// running callback, then completes this IRP; the handle is invalid from then on.
 pub unsafe extern "C" fn close_socket(Socket: *mut WSK_SOCKET, Irp: *mut IRP) -> NTSTATUS {
-    guard_status("WskCloseSocket", || {
+    // SAFETY: the caller passes WskCloseSocket's arguments under the WSK contract; each pointer
+    // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
+    guard_status("WskCloseSocket", || unsafe {
         with_irp(Irp, |irp| {
             let sock = match handle::get(Socket) {
                 Ok(s) => s,
@@ -68,7 +72,9 @@ pub unsafe extern "C" fn bind(
     Flags: u32,
     Irp: *mut IRP,
 ) -> NTSTATUS {
-    guard_status("WskBind", || {
+    // SAFETY: the caller passes WskBind's arguments under the WSK contract; each pointer
+    // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
+    guard_status("WskBind", || unsafe {
         with_irp(Irp, |irp| {
             let sock = match handle::get(Socket) {
                 Ok(s) => s,
@@ -98,7 +104,9 @@ pub unsafe extern "C" fn get_local_address(
     LocalAddress: *mut SOCKADDR,
     Irp: *mut IRP,
 ) -> NTSTATUS {
-    guard_status("WskGetLocalAddress", || {
+    // SAFETY: the caller passes WskGetLocalAddress's arguments under the WSK contract; each pointer
+    // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
+    guard_status("WskGetLocalAddress", || unsafe {
         with_irp(Irp, |irp| {
             let sock = match handle::get(Socket) {
                 Ok(s) => s,

@@ -38,7 +38,8 @@ unsafe impl Send for Regions {}
 /// # Safety
 /// `mdl` points to an initialized MDL.
 pub unsafe fn mdl_address(mdl: *const MDL) -> usize {
-    ((*mdl).StartVa as usize).wrapping_add((*mdl).ByteOffset as usize)
+    // SAFETY: the caller upholds this function's contract (see its docs).
+    unsafe { ((*mdl).StartVa as usize).wrapping_add((*mdl).ByteOffset as usize) }
 }
 
 impl Regions {
@@ -47,11 +48,14 @@ impl Regions {
     /// # Safety
     /// `buf` is NULL or points to a `WSK_BUF` whose MDLs are valid for the call.
     pub unsafe fn of(buf: *const WSK_BUF) -> Result<Regions, NTSTATUS> {
-        if buf.is_null() {
-            return Err(STATUS_INVALID_PARAMETER);
+        // SAFETY: the caller upholds this function's contract (see its docs).
+        unsafe {
+            if buf.is_null() {
+                return Err(STATUS_INVALID_PARAMETER);
+            }
+            let b = std::ptr::read(buf);
+            Regions::from_parts(b.Mdl, b.Offset as usize, b.Length)
         }
-        let b = std::ptr::read(buf);
-        Regions::from_parts(b.Mdl, b.Offset as usize, b.Length)
     }
 
     /// Validates `{ mdl, offset, length }` and maps its range.
@@ -59,42 +63,48 @@ impl Regions {
     /// # Safety
     /// As for [`Regions::of`].
     pub unsafe fn from_parts(mdl: *mut MDL, offset: usize, length: usize) -> Result<Regions, NTSTATUS> {
-        let mut out = Regions { first: (0, 0), rest: Vec::new(), total: length };
-        if mdl.is_null() {
-            return if length == 0 && offset == 0 { Ok(out) } else { Err(STATUS_INVALID_PARAMETER) };
-        }
-        let first_count = (*mdl).ByteCount as usize;
-        let offset_ok =
-            if length == 0 { offset <= first_count } else { offset < first_count || (first_count == 0 && offset == 0) };
-        if !offset_ok {
-            return Err(STATUS_INVALID_PARAMETER);
-        }
-        let mut remaining = length;
-        let mut off = offset;
-        let mut m = mdl;
-        let mut walked = 0;
-        let mut have_first = false;
-        while remaining > 0 {
-            if m.is_null() || walked == MAX_CHAIN {
+        // SAFETY: the caller upholds this function's contract (see its docs).
+        unsafe {
+            let mut out = Regions { first: (0, 0), rest: Vec::new(), total: length };
+            if mdl.is_null() {
+                return if length == 0 && offset == 0 { Ok(out) } else { Err(STATUS_INVALID_PARAMETER) };
+            }
+            let first_count = (*mdl).ByteCount as usize;
+            let offset_ok = if length == 0 {
+                offset <= first_count
+            } else {
+                offset < first_count || (first_count == 0 && offset == 0)
+            };
+            if !offset_ok {
                 return Err(STATUS_INVALID_PARAMETER);
             }
-            walked += 1;
-            let count = (*m).ByteCount as usize;
-            let take = count.saturating_sub(off).min(remaining);
-            if take > 0 {
-                let region = (mdl_address(m).wrapping_add(off), take);
-                if have_first {
-                    out.rest.push(region);
-                } else {
-                    out.first = region;
-                    have_first = true;
+            let mut remaining = length;
+            let mut off = offset;
+            let mut m = mdl;
+            let mut walked = 0;
+            let mut have_first = false;
+            while remaining > 0 {
+                if m.is_null() || walked == MAX_CHAIN {
+                    return Err(STATUS_INVALID_PARAMETER);
                 }
-                remaining -= take;
+                walked += 1;
+                let count = (*m).ByteCount as usize;
+                let take = count.saturating_sub(off).min(remaining);
+                if take > 0 {
+                    let region = (mdl_address(m).wrapping_add(off), take);
+                    if have_first {
+                        out.rest.push(region);
+                    } else {
+                        out.first = region;
+                        have_first = true;
+                    }
+                    remaining -= take;
+                }
+                off = 0;
+                m = (*m).Next;
             }
-            off = 0;
-            m = (*m).Next;
+            Ok(out)
         }
-        Ok(out)
     }
 
     /// Bytes in the range.
@@ -159,13 +169,16 @@ impl ReceiveBuffer for Regions {
 /// # Safety
 /// `p` is NULL or points to at least the structure its family names.
 pub unsafe fn read_sockaddr(p: *const SOCKADDR) -> Result<SocketAddr, NTSTATUS> {
-    if p.is_null() {
-        return Err(STATUS_INVALID_PARAMETER);
+    // SAFETY: the caller upholds this function's contract (see its docs).
+    unsafe {
+        if p.is_null() {
+            return Err(STATUS_INVALID_PARAMETER);
+        }
+        let family = std::ptr::read_unaligned(p as *const u16);
+        let family = AddressFamily::from_windows(family).map_err(|_| STATUS_NOT_SUPPORTED)?;
+        let bytes = std::slice::from_raw_parts(p as *const u8, family.sockaddr_len());
+        addr::decode(bytes).map_err(|e| e.0)
     }
-    let family = std::ptr::read_unaligned(p as *const u16);
-    let family = AddressFamily::from_windows(family).map_err(|_| STATUS_NOT_SUPPORTED)?;
-    let bytes = std::slice::from_raw_parts(p as *const u8, family.sockaddr_len());
-    addr::decode(bytes).map_err(|e| e.0)
 }
 
 /// Writes `addr` as a Windows SOCKADDR at `p` (NULL: nothing written).
@@ -174,9 +187,12 @@ pub unsafe fn read_sockaddr(p: *const SOCKADDR) -> Result<SocketAddr, NTSTATUS> 
 /// `p` is NULL or points to memory large enough for the address's family (a
 /// `SOCKADDR_IN6` for IPv6).
 pub unsafe fn write_sockaddr(p: *mut SOCKADDR, addr: &SocketAddr) {
-    if p.is_null() {
-        return;
+    // SAFETY: the caller upholds this function's contract (see its docs).
+    unsafe {
+        if p.is_null() {
+            return;
+        }
+        let (bytes, len) = addr::to_bytes(addr);
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), p as *mut u8, len);
     }
-    let (bytes, len) = addr::to_bytes(addr);
-    std::ptr::copy_nonoverlapping(bytes.as_ptr(), p as *mut u8, len);
 }

@@ -17,14 +17,17 @@ unsafe fn with_connection(
     s: *mut WSK_SOCKET,
     f: impl FnOnce(IrpRef, &wsk_api::ConnectionSocket) -> NTSTATUS,
 ) -> NTSTATUS {
-    with_irp(irp, |irp| {
-        let (irp, sock) = match socket_for(irp, s, Category::Connection) {
-            Ok(x) => x,
-            Err(st) => return st,
-        };
-        let Socket::Connection(c) = &sock.socket else { unreachable!("category checked") };
-        f(irp, c)
-    })
+    // SAFETY: the caller upholds this function's contract (see its docs).
+    unsafe {
+        with_irp(irp, |irp| {
+            let (irp, sock) = match socket_for(irp, s, Category::Connection) {
+                Ok(x) => x,
+                Err(st) => return st,
+            };
+            let Socket::Connection(c) = &sock.socket else { unreachable!("category checked") };
+            f(irp, c)
+        })
+    }
 }
 
 /// `WskConnect`.
@@ -34,7 +37,9 @@ pub unsafe extern "C" fn connect(
     Flags: u32,
     Irp: *mut IRP,
 ) -> NTSTATUS {
-    guard_status("WskConnect", || {
+    // SAFETY: the caller passes WskConnect's arguments under the WSK contract; each pointer
+    // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
+    guard_status("WskConnect", || unsafe {
         with_connection(Irp, Socket, |irp, c| {
             if Flags != 0 {
                 return irp.fail(STATUS_INVALID_PARAMETER);
@@ -58,7 +63,9 @@ pub unsafe extern "C" fn connect_ex(
     Flags: u32,
     Irp: *mut IRP,
 ) -> NTSTATUS {
-    guard_status("WskConnectEx", || {
+    // SAFETY: the caller passes WskConnectEx's arguments under the WSK contract; each pointer
+    // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
+    guard_status("WskConnectEx", || unsafe {
         with_connection(Irp, Socket, |irp, c| {
             if Flags != 0 {
                 return irp.fail(STATUS_INVALID_PARAMETER);
@@ -96,7 +103,9 @@ pub unsafe extern "C" fn get_remote_address(
     RemoteAddress: *mut SOCKADDR,
     Irp: *mut IRP,
 ) -> NTSTATUS {
-    guard_status("WskGetRemoteAddress", || {
+    // SAFETY: the caller passes WskGetRemoteAddress's arguments under the WSK contract; each pointer
+    // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
+    guard_status("WskGetRemoteAddress", || unsafe {
         with_connection(Irp, Socket, |irp, c| {
             if RemoteAddress.is_null() {
                 return irp.fail(STATUS_INVALID_PARAMETER);
@@ -114,7 +123,9 @@ pub unsafe extern "C" fn get_remote_address(
 
 /// `WskSend`: completes when the host took every byte; `Information` = bytes sent.
 pub unsafe extern "C" fn send(Socket: *mut WSK_SOCKET, Buffer: *mut WSK_BUF, Flags: u32, Irp: *mut IRP) -> NTSTATUS {
-    guard_status("WskSend", || {
+    // SAFETY: the caller passes WskSend's arguments under the WSK contract; each pointer
+    // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
+    guard_status("WskSend", || unsafe {
         with_connection(Irp, Socket, |irp, c| {
             let data = match Regions::of(Buffer) {
                 Ok(r) => r,
@@ -132,7 +143,8 @@ pub unsafe extern "C" fn send(Socket: *mut WSK_SOCKET, Buffer: *mut WSK_BUF, Fla
 
 /// `WskReceive`: `Information` = bytes received (0 once the peer closed).
 pub unsafe extern "C" fn receive(Socket: *mut WSK_SOCKET, Buffer: *mut WSK_BUF, Flags: u32, Irp: *mut IRP) -> NTSTATUS {
-    guard_status("WskReceive", || receive_into(Socket, Buffer, Flags, std::ptr::null_mut(), Irp))
+    // SAFETY: the caller passes WskReceive's arguments, checked before use.
+    guard_status("WskReceive", || unsafe { receive_into(Socket, Buffer, Flags, std::ptr::null_mut(), Irp) })
 }
 
 unsafe fn receive_into(
@@ -142,25 +154,29 @@ unsafe fn receive_into(
     control_length: *mut u32,
     irp: *mut IRP,
 ) -> NTSTATUS {
-    with_connection(irp, s, |irp, c| {
-        let into = match Regions::of(buffer) {
-            Ok(r) => r,
-            Err(e) => return irp.fail(e),
-        };
-        let control_length = control_length as usize;
-        let (call, done) = irp.begin();
-        let canceller = c.receive_then(Box::new(into), flags, move |r, _buf| {
-            if control_length != 0 {
-                // SAFETY: the client keeps *ControlInfoLength valid until completion.
-                unsafe { *(control_length as *mut u32) = 0 };
-            }
-            match r {
-                Ok(n) => done.finish(0, n),
-                Err(e) => done.finish(e.0, 0),
-            }
-        });
-        call.returned(canceller)
-    })
+    // SAFETY: the caller upholds this function's contract (see its docs).
+
+    unsafe {
+        with_connection(irp, s, |irp, c| {
+            let into = match Regions::of(buffer) {
+                Ok(r) => r,
+                Err(e) => return irp.fail(e),
+            };
+            let control_length = control_length as usize;
+            let (call, done) = irp.begin();
+            let canceller = c.receive_then(Box::new(into), flags, move |r, _buf| {
+                if control_length != 0 {
+                    // (In the enclosing unsafe block.) The client keeps *ControlInfoLength valid until completion.
+                    *(control_length as *mut u32) = 0;
+                }
+                match r {
+                    Ok(n) => done.finish(0, n),
+                    Err(e) => done.finish(e.0, 0),
+                }
+            });
+            call.returned(canceller)
+        })
+    }
 }
 
 /// `WskDisconnect`: graceful (optional final `Buffer`) or abortive (`WSK_FLAG_ABORTIVE`).
@@ -170,7 +186,9 @@ pub unsafe extern "C" fn disconnect(
     Flags: u32,
     Irp: *mut IRP,
 ) -> NTSTATUS {
-    guard_status("WskDisconnect", || {
+    // SAFETY: the caller passes WskDisconnect's arguments under the WSK contract; each pointer
+    // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
+    guard_status("WskDisconnect", || unsafe {
         with_connection(Irp, Socket, |irp, c| {
             let last: Option<Box<dyn wsk_api::SendBuffer>> = if Buffer.is_null() {
                 None
@@ -193,7 +211,8 @@ pub unsafe extern "C" fn disconnect(
 /// `WskRelease` of a data indication list (any element or sub-chain of a retained chain).
 pub unsafe extern "C" fn release(Socket: *mut WSK_SOCKET, DataIndication: *mut WSK_DATA_INDICATION) -> NTSTATUS {
     guard_status("WskRelease", || match handle::get_as(Socket, Category::Connection) {
-        Ok(_) => events::release(DataIndication),
+        // SAFETY: `release` checks the pointer against the retained set before using it.
+        Ok(_) => unsafe { events::release(DataIndication) },
         Err(e) => e,
     })
 }
@@ -211,9 +230,11 @@ pub unsafe extern "C" fn send_ex(
     if ControlInfoLength != 0 || !ControlInfo.is_null() {
         // A length without a buffer is malformed; real control data is not offered yet.
         let status = if ControlInfo.is_null() { STATUS_INVALID_PARAMETER } else { STATUS_NOT_SUPPORTED };
-        return guard_status("WskSendEx", || with_connection(Irp, Socket, |irp, _| irp.fail(status)));
+        // SAFETY: the caller passes WskSendEx's arguments, checked before use.
+        return guard_status("WskSendEx", || unsafe { with_connection(Irp, Socket, |irp, _| irp.fail(status)) });
     }
-    send(Socket, Buffer, Flags, Irp)
+    // SAFETY: the same arguments, WskSend's contract.
+    unsafe { send(Socket, Buffer, Flags, Irp) }
 }
 
 /// `WskReceiveEx`: `WskReceive` that also reports control information (none is ever
@@ -228,7 +249,9 @@ pub unsafe extern "C" fn receive_ex(
     Irp: *mut IRP,
 ) -> NTSTATUS {
     let _ = ControlInfo;
-    guard_status("WskReceiveEx", || {
+    // SAFETY: the caller passes WskReceiveEx's arguments under the WSK contract; each pointer
+    // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
+    guard_status("WskReceiveEx", || unsafe {
         if !ControlFlags.is_null() {
             return with_connection(Irp, Socket, |irp, _| irp.fail(STATUS_INVALID_PARAMETER));
         }

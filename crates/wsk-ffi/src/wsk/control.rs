@@ -18,10 +18,13 @@ use crate::wsk::{status_of, STATUS_BUFFER_TOO_SMALL, STATUS_INVALID_PARAMETER, S
 
 /// Reads a ULONG option value (`STATUS_INVALID_PARAMETER` if missing or short).
 unsafe fn read_ulong(size: SIZE_T, buffer: PVOID) -> Result<u32, NTSTATUS> {
-    if buffer.is_null() || size < 4 {
-        return Err(STATUS_INVALID_PARAMETER);
+    // SAFETY: the caller upholds this function's contract (see its docs).
+    unsafe {
+        if buffer.is_null() || size < 4 {
+            return Err(STATUS_INVALID_PARAMETER);
+        }
+        Ok(std::ptr::read_unaligned(buffer as *const u32))
     }
-    Ok(std::ptr::read_unaligned(buffer as *const u32))
 }
 
 /// The body of `WskControlSocket` (see the module docs).
@@ -38,103 +41,107 @@ pub unsafe fn control_socket(
     out_returned: *mut SIZE_T,
     irp: *mut IRP,
 ) -> NTSTATUS {
-    let irp = if irp.is_null() {
-        None
-    } else {
-        match IrpRef::check(irp) {
-            Some(i) => Some(i),
-            None => return STATUS_INVALID_PARAMETER,
+    // SAFETY: the caller upholds this function's contract (see its docs).
+    unsafe {
+        let irp = if irp.is_null() {
+            None
+        } else {
+            match IrpRef::check(irp) {
+                Some(i) => Some(i),
+                None => return STATUS_INVALID_PARAMETER,
+            }
+        };
+        let sock = match handle::get(s) {
+            Ok(s) => s,
+            Err(e) => return finish(irp, e, 0),
+        };
+        if request > WSK_IOCTL {
+            return finish(irp, STATUS_INVALID_PARAMETER, 0);
         }
-    };
-    let sock = match handle::get(s) {
-        Ok(s) => s,
-        Err(e) => return finish(irp, e, 0),
-    };
-    if request > WSK_IOCTL {
-        return finish(irp, STATUS_INVALID_PARAMETER, 0);
-    }
-    let ioctl = request == WSK_IOCTL;
-    match (request, level, code) {
-        (WSK_SET_OPTION, SOL_SOCKET, SO_WSK_EVENT_CALLBACK) => {
-            let mask = match event_control(in_size, in_buf) {
-                Ok(m) => m,
-                Err(e) => return finish(irp, e, 0),
-            };
-            if mask & WSK_EVENT_DISABLE != 0 {
-                let bit = mask & !WSK_EVENT_DISABLE;
-                let Some(irp) = irp else {
-                    return match &sock.socket {
-                        Socket::Listen(l) => l.disable_event_nowait(bit).0,
-                        Socket::Connection(c) => c.disable_event_nowait(bit).0,
+        let ioctl = request == WSK_IOCTL;
+        match (request, level, code) {
+            (WSK_SET_OPTION, SOL_SOCKET, SO_WSK_EVENT_CALLBACK) => {
+                let mask = match event_control(in_size, in_buf) {
+                    Ok(m) => m,
+                    Err(e) => return finish(irp, e, 0),
+                };
+                if mask & WSK_EVENT_DISABLE != 0 {
+                    let bit = mask & !WSK_EVENT_DISABLE;
+                    let Some(irp) = irp else {
+                        return match &sock.socket {
+                            Socket::Listen(l) => l.disable_event_nowait(bit).0,
+                            Socket::Connection(c) => c.disable_event_nowait(bit).0,
+                        };
                     };
-                };
-                let op = match &sock.socket {
-                    Socket::Listen(l) => l.disable_event(bit),
-                    Socket::Connection(c) => c.disable_event(bit),
-                };
-                let (call, done) = irp.begin();
-                op.then(move |r| done.finish(status_of(&r), 0));
-                call.returned(None)
-            } else {
-                // Listening sockets enable connection events for their accepted sockets,
-                // whose callbacks come from WskAcceptEvent: only WSK_EVENT_ACCEPT is checked.
-                let checked = match &sock.socket {
-                    Socket::Listen(_) => mask & wsk_core::consts::events::WSK_EVENT_ACCEPT,
-                    Socket::Connection(_) => mask,
-                };
-                let missing = sock.missing_events.load(std::sync::atomic::Ordering::Relaxed);
-                if missing != crate::wsk::handle::CALLBACKS_PENDING && checked & missing != 0 {
-                    // The client dispatch table has no callback for this event.
-                    return finish(irp, STATUS_INVALID_PARAMETER, 0);
+                    let op = match &sock.socket {
+                        Socket::Listen(l) => l.disable_event(bit),
+                        Socket::Connection(c) => c.disable_event(bit),
+                    };
+                    let (call, done) = irp.begin();
+                    op.then(move |r| done.finish(status_of(&r), 0));
+                    call.returned(None)
+                } else {
+                    // Listening sockets enable connection events for their accepted sockets,
+                    // whose callbacks come from WskAcceptEvent: only WSK_EVENT_ACCEPT is checked.
+                    let checked = match &sock.socket {
+                        Socket::Listen(_) => mask & wsk_core::consts::events::WSK_EVENT_ACCEPT,
+                        Socket::Connection(_) => mask,
+                    };
+                    let missing = sock.missing_events.load(std::sync::atomic::Ordering::Relaxed);
+                    if missing != crate::wsk::handle::CALLBACKS_PENDING && checked & missing != 0 {
+                        // The client dispatch table has no callback for this event.
+                        return finish(irp, STATUS_INVALID_PARAMETER, 0);
+                    }
+                    let r = match &sock.socket {
+                        Socket::Listen(l) => l.enable_events(mask),
+                        Socket::Connection(c) => c.enable_events(mask),
+                    };
+                    finish(irp, status_of(&r), 0)
                 }
-                let r = match &sock.socket {
-                    Socket::Listen(l) => l.enable_events(mask),
-                    Socket::Connection(c) => c.enable_events(mask),
+            }
+            (_, _, SIO_WSK_QUERY_IDEAL_SEND_BACKLOG | SIO_WSK_QUERY_RECEIVE_BACKLOG) if ioctl => {
+                let Some(irp) = irp else { return STATUS_INVALID_PARAMETER };
+                let Socket::Connection(c) = &sock.socket else { return irp.fail(STATUS_NOT_SUPPORTED) };
+                if out_buf.is_null() || out_size < std::mem::size_of::<SIZE_T>() {
+                    return irp.fail(STATUS_BUFFER_TOO_SMALL);
+                }
+                let r =
+                    if code == SIO_WSK_QUERY_IDEAL_SEND_BACKLOG { c.ideal_send_backlog() } else { c.receive_backlog() };
+                match r {
+                    Ok(v) => {
+                        std::ptr::write_unaligned(out_buf as *mut SIZE_T, v);
+                        if !out_returned.is_null() {
+                            *out_returned = std::mem::size_of::<SIZE_T>();
+                        }
+                        irp.complete_now(STATUS_SUCCESS, std::mem::size_of::<SIZE_T>())
+                    }
+                    Err(e) => irp.fail(e.0),
+                }
+            }
+            (WSK_SET_OPTION, IPPROTO_IPV6, IPV6_V6ONLY) | (WSK_SET_OPTION, SOL_SOCKET, SO_REUSEADDR) => {
+                let value = match read_ulong(in_size, in_buf) {
+                    Ok(v) => v != 0,
+                    Err(e) => return finish(irp, e, 0),
+                };
+                let r = match (&sock.socket, code) {
+                    (Socket::Listen(l), IPV6_V6ONLY) => l.set_v6_only(value),
+                    (Socket::Listen(l), _) => l.set_reuse_address(value),
+                    (Socket::Connection(_), _) => Err(wsk_api::NtStatus(STATUS_NOT_SUPPORTED)),
                 };
                 finish(irp, status_of(&r), 0)
             }
-        }
-        (_, _, SIO_WSK_QUERY_IDEAL_SEND_BACKLOG | SIO_WSK_QUERY_RECEIVE_BACKLOG) if ioctl => {
-            let Some(irp) = irp else { return STATUS_INVALID_PARAMETER };
-            let Socket::Connection(c) = &sock.socket else { return irp.fail(STATUS_NOT_SUPPORTED) };
-            if out_buf.is_null() || out_size < std::mem::size_of::<SIZE_T>() {
-                return irp.fail(STATUS_BUFFER_TOO_SMALL);
+            (WSK_SET_OPTION, IPPROTO_TCP, TCP_NODELAY) => {
+                let value = match read_ulong(in_size, in_buf) {
+                    Ok(v) => v != 0,
+                    Err(e) => return finish(irp, e, 0),
+                };
+                let r = match &sock.socket {
+                    Socket::Connection(c) => c.set_nodelay(value),
+                    Socket::Listen(_) => Err(wsk_api::NtStatus(STATUS_NOT_SUPPORTED)),
+                };
+                finish(irp, status_of(&r), 0)
             }
-            let r = if code == SIO_WSK_QUERY_IDEAL_SEND_BACKLOG { c.ideal_send_backlog() } else { c.receive_backlog() };
-            match r {
-                Ok(v) => {
-                    std::ptr::write_unaligned(out_buf as *mut SIZE_T, v);
-                    if !out_returned.is_null() {
-                        *out_returned = std::mem::size_of::<SIZE_T>();
-                    }
-                    irp.complete_now(STATUS_SUCCESS, std::mem::size_of::<SIZE_T>())
-                }
-                Err(e) => irp.fail(e.0),
-            }
+            _ => finish(irp, STATUS_NOT_SUPPORTED, 0),
         }
-        (WSK_SET_OPTION, IPPROTO_IPV6, IPV6_V6ONLY) | (WSK_SET_OPTION, SOL_SOCKET, SO_REUSEADDR) => {
-            let value = match read_ulong(in_size, in_buf) {
-                Ok(v) => v != 0,
-                Err(e) => return finish(irp, e, 0),
-            };
-            let r = match (&sock.socket, code) {
-                (Socket::Listen(l), IPV6_V6ONLY) => l.set_v6_only(value),
-                (Socket::Listen(l), _) => l.set_reuse_address(value),
-                (Socket::Connection(_), _) => Err(wsk_api::NtStatus(STATUS_NOT_SUPPORTED)),
-            };
-            finish(irp, status_of(&r), 0)
-        }
-        (WSK_SET_OPTION, IPPROTO_TCP, TCP_NODELAY) => {
-            let value = match read_ulong(in_size, in_buf) {
-                Ok(v) => v != 0,
-                Err(e) => return finish(irp, e, 0),
-            };
-            let r = match &sock.socket {
-                Socket::Connection(c) => c.set_nodelay(value),
-                Socket::Listen(_) => Err(wsk_api::NtStatus(STATUS_NOT_SUPPORTED)),
-            };
-            finish(irp, status_of(&r), 0)
-        }
-        _ => finish(irp, STATUS_NOT_SUPPORTED, 0),
     }
 }

@@ -14,10 +14,13 @@ use crate::wsk::{with_irp, STATUS_INVALID_PARAMETER};
 
 /// A socket of another category than datagram/stream: the IRP completes with the answer.
 unsafe fn not_this_category(s: *mut WSK_SOCKET, irp: *mut IRP) -> NTSTATUS {
-    with_irp(irp, |irp| match handle::get(s) {
-        Ok(_) => irp.fail(STATUS_INVALID_DEVICE_REQUEST),
-        Err(e) => irp.fail(e),
-    })
+    // SAFETY: the caller upholds this function's contract (see its docs).
+    unsafe {
+        with_irp(irp, |irp| match handle::get(s) {
+            Ok(_) => irp.fail(STATUS_INVALID_DEVICE_REQUEST),
+            Err(e) => irp.fail(e),
+        })
+    }
 }
 
 /// `WskBind` of a datagram socket.
@@ -28,7 +31,9 @@ pub unsafe extern "C" fn bind(
     Irp: *mut IRP,
 ) -> NTSTATUS {
     let _ = (LocalAddress, Flags);
-    guard_status("WskBind", || not_this_category(Socket, Irp))
+    // SAFETY: the caller passes WskBind's arguments under the WSK contract; each pointer
+    // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
+    guard_status("WskBind", || unsafe { not_this_category(Socket, Irp) })
 }
 
 /// `WskSendTo`.
@@ -42,7 +47,9 @@ pub unsafe extern "C" fn send_to(
     Irp: *mut IRP,
 ) -> NTSTATUS {
     let _ = (Buffer, Flags, RemoteAddress, ControlInfoLength, ControlInfo);
-    guard_status("WskSendTo", || not_this_category(Socket, Irp))
+    // SAFETY: the caller passes WskSendTo's arguments under the WSK contract; each pointer
+    // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
+    guard_status("WskSendTo", || unsafe { not_this_category(Socket, Irp) })
 }
 
 /// `WskReceiveFrom`.
@@ -57,7 +64,9 @@ pub unsafe extern "C" fn receive_from(
     Irp: *mut IRP,
 ) -> NTSTATUS {
     let _ = (Buffer, Flags, RemoteAddress, ControlLength, ControlInfo, ControlFlags);
-    guard_status("WskReceiveFrom", || not_this_category(Socket, Irp))
+    // SAFETY: the caller passes WskReceiveFrom's arguments under the WSK contract; each pointer
+    // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
+    guard_status("WskReceiveFrom", || unsafe { not_this_category(Socket, Irp) })
 }
 
 /// `WskRelease` of a datagram indication list.
@@ -83,7 +92,9 @@ pub unsafe extern "C" fn send_messages(
     Irp: *mut IRP,
 ) -> NTSTATUS {
     let _ = (BufferList, Flags, RemoteAddress, ControlInfoLength, ControlInfo);
-    guard_status("WskSendMessages", || not_this_category(Socket, Irp))
+    // SAFETY: the caller passes WskSendMessages's arguments under the WSK contract; each pointer
+    // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
+    guard_status("WskSendMessages", || unsafe { not_this_category(Socket, Irp) })
 }
 
 /// `WskBind` of a stream socket.
@@ -94,10 +105,14 @@ pub unsafe extern "C" fn stream_bind(
     Irp: *mut IRP,
 ) -> NTSTATUS {
     let _ = (LocalAddress, Flags);
-    guard_status("WskBind", || not_this_category(Socket, Irp))
+    // SAFETY: the caller passes WskBind's arguments under the WSK contract; each pointer
+    // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
+    guard_status("WskBind", || unsafe { not_this_category(Socket, Irp) })
 }
 
 /// `WskListen` (stream sockets).
 pub unsafe extern "C" fn listen(Socket: *mut WSK_SOCKET, Irp: *mut IRP) -> NTSTATUS {
-    guard_status("WskListen", || not_this_category(Socket, Irp))
+    // SAFETY: the caller passes WskListen's arguments under the WSK contract; each pointer
+    // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
+    guard_status("WskListen", || unsafe { not_this_category(Socket, Irp) })
 }

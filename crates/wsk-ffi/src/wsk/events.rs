@@ -97,38 +97,41 @@ fn element_for(data: &[u8]) -> Box<Element> {
 /// `list` is NULL or a pointer the client got from a receive event (checked against the
 /// retained set before it is dereferenced).
 pub unsafe fn release(list: *mut WSK_DATA_INDICATION) -> NTSTATUS {
-    if list.is_null() {
-        return STATUS_INVALID_PARAMETER;
-    }
-    let mut p = list;
-    let mut first = true;
-    while !p.is_null() {
-        let mut map = elements_table();
-        let held = map.as_mut().and_then(|m| m.get(&(p as usize)).copied());
-        match held {
-            Some(Held::Retained) => {
-                map.as_mut().expect("present").remove(&(p as usize));
-                drop(map);
-                // SAFETY: `p` was a retained element, removed from the table just now so
-                // no other release can free it; it was made by `Box::into_raw`.
-                let element = Box::from_raw(p as *mut Element);
-                p = element.ind.Next;
-                drop(element); // returns the buffer to the provider
-            }
-            Some(Held::Indicated) => {
-                // Released by another thread before the callback returned STATUS_PENDING:
-                // freed once it has (see `on_receive`).
-                map.as_mut().expect("present").insert(p as usize, Held::ReleasedEarly);
-                // SAFETY: the element lives until the callback returned.
-                p = (*p).Next;
-            }
-            Some(Held::ReleasedEarly) | None => {
-                return if first { STATUS_INVALID_PARAMETER } else { STATUS_SUCCESS };
-            }
+    // SAFETY: the caller upholds this function's contract (see its docs).
+    unsafe {
+        if list.is_null() {
+            return STATUS_INVALID_PARAMETER;
         }
-        first = false;
+        let mut p = list;
+        let mut first = true;
+        while !p.is_null() {
+            let mut map = elements_table();
+            let held = map.as_mut().and_then(|m| m.get(&(p as usize)).copied());
+            match held {
+                Some(Held::Retained) => {
+                    map.as_mut().expect("present").remove(&(p as usize));
+                    drop(map);
+                    // SAFETY: `p` was a retained element, removed from the table just now so
+                    // no other release can free it; it was made by `Box::into_raw`.
+                    let element = Box::from_raw(p as *mut Element);
+                    p = element.ind.Next;
+                    drop(element); // returns the buffer to the provider
+                }
+                Some(Held::Indicated) => {
+                    // Released by another thread before the callback returned STATUS_PENDING:
+                    // freed once it has (see `on_receive`).
+                    map.as_mut().expect("present").insert(p as usize, Held::ReleasedEarly);
+                    // SAFETY: the element lives until the callback returned.
+                    p = (*p).Next;
+                }
+                Some(Held::ReleasedEarly) | None => {
+                    return if first { STATUS_INVALID_PARAMETER } else { STATUS_SUCCESS };
+                }
+            }
+            first = false;
+        }
+        STATUS_SUCCESS
     }
-    STATUS_SUCCESS
 }
 
 /// A `WSK_CLIENT_CONNECTION_DISPATCH` with its socket context.
@@ -149,10 +152,13 @@ impl CConnectionEvents {
     /// `dispatch` is NULL or points to a table that stays valid while the socket lives
     /// (it is copied, so later changes by the client are not seen).
     pub unsafe fn new(context: PVOID, dispatch: *const WSK_CLIENT_CONNECTION_DISPATCH) -> Option<Arc<Self>> {
-        if dispatch.is_null() {
-            return None;
+        // SAFETY: the caller upholds this function's contract (see its docs).
+        unsafe {
+            if dispatch.is_null() {
+                return None;
+            }
+            Some(Arc::new(CConnectionEvents { context: context as usize, dispatch: std::ptr::read(dispatch) }))
         }
-        Some(Arc::new(CConnectionEvents { context: context as usize, dispatch: std::ptr::read(dispatch) }))
     }
 
     /// An adapter with no callbacks at all (an accepted socket whose client gave no table).
@@ -303,10 +309,13 @@ impl CListenEvents {
     /// # Safety
     /// As for [`CConnectionEvents::new`].
     pub unsafe fn new(context: PVOID, dispatch: *const WSK_CLIENT_LISTEN_DISPATCH) -> Option<Arc<Self>> {
-        if dispatch.is_null() {
-            return None;
+        // SAFETY: the caller upholds this function's contract (see its docs).
+        unsafe {
+            if dispatch.is_null() {
+                return None;
+            }
+            Some(Arc::new(CListenEvents { context: context as usize, dispatch: std::ptr::read(dispatch) }))
         }
-        Some(Arc::new(CListenEvents { context: context as usize, dispatch: std::ptr::read(dispatch) }))
     }
 
     /// The event bits an optional adapter has no callback for.

@@ -57,14 +57,17 @@ impl Irp {
     /// # Safety
     /// `irp` is NULL or points to an initialized IRP the caller hands to the provider.
     pub unsafe fn check(irp: *mut IRP) -> Option<Irp> {
-        if irp.is_null()
-            || (*irp).CurrentLocation <= 1
-            || (*irp).CurrentLocation as i32 > (*irp).StackCount as i32 + 1
-            || (*irp).Tail.CurrentStackLocation.is_null()
-        {
-            return None;
+        // SAFETY: the caller upholds this function's contract (see its docs).
+        unsafe {
+            if irp.is_null()
+                || (*irp).CurrentLocation <= 1
+                || (*irp).CurrentLocation as i32 > (*irp).StackCount as i32 + 1
+                || (*irp).Tail.CurrentStackLocation.is_null()
+            {
+                return None;
+            }
+            Some(Irp(irp))
         }
-        Some(Irp(irp))
     }
 
     /// The raw IRP.
@@ -177,14 +180,17 @@ impl Drop for IrpDone {
 /// # Safety
 /// Exactly one call per [`Irp::begin`]; the IRP is still the provider's.
 unsafe fn finish_irp(irp: *mut IRP, status: NTSTATUS, information: usize) {
-    (*irp).IoStatus.Status = status;
-    (*irp).IoStatus.StatusPad = 0;
-    (*irp).IoStatus.Information = information;
-    if state(irp).compare_exchange(RUNNING, DONE_EARLY, Ordering::AcqRel, Ordering::Acquire).is_ok() {
-        return; // the function has not returned yet: it completes the IRP
+    // SAFETY: the caller upholds this function's contract (see its docs).
+    unsafe {
+        (*irp).IoStatus.Status = status;
+        (*irp).IoStatus.StatusPad = 0;
+        (*irp).IoStatus.Information = information;
+        if state(irp).compare_exchange(RUNNING, DONE_EARLY, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+            return; // the function has not returned yet: it completes the IRP
+        }
+        drop(take_canceller(irp));
+        complete_request(irp);
     }
-    drop(take_canceller(irp));
-    complete_request(irp);
 }
 
 /// How many inline completions may nest on one thread (a completion routine that starts
@@ -198,13 +204,16 @@ const MAX_INLINE_DEPTH: u32 = 8;
 /// IRP is marked pending, completed by the completion thread, and `STATUS_PENDING`
 /// returned.
 unsafe fn complete_inline(irp: *mut IRP) -> NTSTATUS {
-    let status = (*irp).IoStatus.Status;
-    if complete_request_nested(irp, MAX_INLINE_DEPTH) {
-        return status;
+    // SAFETY: the caller upholds this function's contract (see its docs).
+    unsafe {
+        let status = (*irp).IoStatus.Status;
+        if complete_request_nested(irp, MAX_INLINE_DEPTH) {
+            return status;
+        }
+        (*(*irp).Tail.CurrentStackLocation).Control |= SL_PENDING_RETURNED;
+        defer(irp);
+        STATUS_PENDING
     }
-    (*(*irp).Tail.CurrentStackLocation).Control |= SL_PENDING_RETURNED;
-    defer(irp);
-    STATUS_PENDING
 }
 
 /// Hands an IRP to the completion thread ("wsk-completion"), which completes IRPs in
@@ -234,53 +243,76 @@ fn defer(irp: *mut IRP) {
 
 /// `IoSetNextIrpStackLocation`.
 unsafe fn set_next_stack_location(irp: *mut IRP) {
-    (*irp).CurrentLocation -= 1;
-    (*irp).Tail.CurrentStackLocation = (*irp).Tail.CurrentStackLocation.sub(1);
+    // SAFETY: the caller upholds this function's contract (see its docs).
+    unsafe {
+        (*irp).CurrentLocation -= 1;
+        (*irp).Tail.CurrentStackLocation = (*irp).Tail.CurrentStackLocation.sub(1);
+    }
 }
 
 unsafe fn state<'a>(irp: *mut IRP) -> &'a AtomicUsize {
-    // SAFETY: DriverContext[0] is pointer-sized and aligned; the provider owns it while the call runs.
-    &*(ptr::addr_of_mut!((*irp).Tail.DriverContext[0]) as *const AtomicUsize)
+    // SAFETY: the caller upholds this function's contract (see its docs).
+
+    unsafe {
+        // SAFETY: DriverContext[0] is pointer-sized and aligned; the provider owns it while the call runs.
+        &*(ptr::addr_of_mut!((*irp).Tail.DriverContext[0]) as *const AtomicUsize)
+    }
 }
 
 unsafe fn slot<'a>(irp: *mut IRP) -> &'a AtomicPtr<Canceller> {
-    // SAFETY: as for `state`, DriverContext[1].
-    &*(ptr::addr_of_mut!((*irp).Tail.DriverContext[1]) as *const AtomicPtr<Canceller>)
+    // SAFETY: the caller upholds this function's contract (see its docs).
+
+    unsafe {
+        // SAFETY: as for `state`, DriverContext[1].
+        &*(ptr::addr_of_mut!((*irp).Tail.DriverContext[1]) as *const AtomicPtr<Canceller>)
+    }
 }
 
 unsafe fn set_cancel_routine(irp: *mut IRP, routine: crate::abi::PDRIVER_CANCEL) -> crate::abi::PDRIVER_CANCEL {
-    let field = &*(ptr::addr_of_mut!((*irp).CancelRoutine) as *const AtomicUsize);
-    let new = routine.map_or(0, |f| f as usize);
-    let old = field.swap(new, Ordering::AcqRel);
-    // SAFETY: the field only ever holds NULL or a valid cancel routine.
-    std::mem::transmute::<usize, crate::abi::PDRIVER_CANCEL>(old)
+    // SAFETY: the caller upholds this function's contract (see its docs).
+
+    unsafe {
+        let field = &*(ptr::addr_of_mut!((*irp).CancelRoutine) as *const AtomicUsize);
+        let new = routine.map_or(0, |f| f as usize);
+        let old = field.swap(new, Ordering::AcqRel);
+        // SAFETY: the field only ever holds NULL or a valid cancel routine.
+        std::mem::transmute::<usize, crate::abi::PDRIVER_CANCEL>(old)
+    }
 }
 
 /// Removes the cancel routine and the canceller (under the cancel lock, so a running
 /// cancel routine has finished reading them).
 unsafe fn take_canceller(irp: *mut IRP) -> Option<Arc<Canceller>> {
-    if slot(irp).load(Ordering::Acquire).is_null() {
-        // No canceller was installed, so no cancel routine either (they go together).
-        return None;
+    // SAFETY: the caller upholds this function's contract (see its docs).
+    unsafe {
+        if slot(irp).load(Ordering::Acquire).is_null() {
+            // No canceller was installed, so no cancel routine either (they go together).
+            return None;
+        }
+        let mut irql = 0u8;
+        IoAcquireCancelSpinLock(&mut irql);
+        set_cancel_routine(irp, None);
+        let p = slot(irp).swap(ptr::null_mut(), Ordering::AcqRel);
+        IoReleaseCancelSpinLock(irql);
+        (!p.is_null()).then(|| Arc::from_raw(p as *const Canceller))
     }
-    let mut irql = 0u8;
-    IoAcquireCancelSpinLock(&mut irql);
-    set_cancel_routine(irp, None);
-    let p = slot(irp).swap(ptr::null_mut(), Ordering::AcqRel);
-    IoReleaseCancelSpinLock(irql);
-    (!p.is_null()).then(|| Arc::from_raw(p as *const Canceller))
 }
 
 /// The provider's cancel routine: runs under the cancel lock (taken by `IoCancelIrp`).
 unsafe extern "C" fn cancel_routine(_device: *mut DEVICE_OBJECT, irp: *mut IRP) {
-    let p = slot(irp).load(Ordering::Acquire);
-    let canceller = if p.is_null() {
-        None
-    } else {
-        Arc::increment_strong_count(p as *const Canceller);
-        Some(Arc::from_raw(p as *const Canceller))
+    // SAFETY: IoCancelIrp calls this with the IRP live and the cancel lock held, so the
+    // canceller in DriverContext cannot be taken and freed before it is cloned here.
+    let canceller = unsafe {
+        let p = slot(irp).load(Ordering::Acquire);
+        let canceller = if p.is_null() {
+            None
+        } else {
+            Arc::increment_strong_count(p as *const Canceller);
+            Some(Arc::from_raw(p as *const Canceller))
+        };
+        IoReleaseCancelSpinLock((*irp).CancelIrql);
+        canceller
     };
-    IoReleaseCancelSpinLock((*irp).CancelIrql);
     if let Some(c) = canceller {
         crate::guard::guard("IoCancelIrp", (), || {
             c.cancel();

@@ -19,7 +19,9 @@ pub unsafe extern "C" fn accept(
     RemoteAddress: *mut SOCKADDR,
     Irp: *mut IRP,
 ) -> NTSTATUS {
-    guard_status("WskAccept", || {
+    // SAFETY: the caller passes WskAccept's arguments under the WSK contract; each pointer
+    // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
+    guard_status("WskAccept", || unsafe {
         with_irp(Irp, |irp| {
             let (irp, sock) = match socket_for(irp, ListenSocket, Category::Listen) {
                 Ok(x) => x,
@@ -35,11 +37,10 @@ pub unsafe extern "C" fn accept(
             let (call, done) = irp.begin();
             let canceller = l.accept_then(events.map(|e| e as _), move |r| match r {
                 Ok(accepted) => {
-                    // SAFETY: the client keeps its address buffers valid until completion.
-                    unsafe {
-                        write_sockaddr(local_out as *mut SOCKADDR, &accepted.local);
-                        write_sockaddr(remote_out as *mut SOCKADDR, &accepted.remote);
-                    }
+                    // (In the enclosing unsafe block.) The client keeps its address buffers
+                    // valid until completion.
+                    write_sockaddr(local_out as *mut SOCKADDR, &accepted.local);
+                    write_sockaddr(remote_out as *mut SOCKADDR, &accepted.remote);
                     match handle::insert(Socket::Connection(accepted.socket), tables::connection(), missing) {
                         Ok(h) => done.finish(0, h as usize),
                         Err(e) => done.finish(e, 0),
@@ -61,7 +62,9 @@ pub unsafe extern "C" fn inspect_complete(
     Irp: *mut IRP,
 ) -> NTSTATUS {
     let _ = (InspectID, Action);
-    guard_status("WskInspectComplete", || {
+    // SAFETY: the caller passes WskInspectComplete's arguments under the WSK contract; each pointer
+    // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
+    guard_status("WskInspectComplete", || unsafe {
         with_irp(Irp, |irp| {
             let (irp, _sock) = match socket_for(irp, ListenSocket, Category::Listen) {
                 Ok(x) => x,

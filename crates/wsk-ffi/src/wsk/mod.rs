@@ -68,9 +68,12 @@ pub(crate) fn status_of<T>(r: &Result<T, NtStatus>) -> NTSTATUS {
 /// Checks the IRP (a required one: NULL is `STATUS_INVALID_PARAMETER`, nothing completed).
 #[inline]
 pub(crate) unsafe fn with_irp(irp: *mut IRP, f: impl FnOnce(Irp) -> NTSTATUS) -> NTSTATUS {
-    match Irp::check(irp) {
-        Some(irp) => f(irp),
-        None => STATUS_INVALID_PARAMETER,
+    // SAFETY: the caller upholds this function's contract (see its docs).
+    unsafe {
+        match Irp::check(irp) {
+            Some(irp) => f(irp),
+            None => STATUS_INVALID_PARAMETER,
+        }
     }
 }
 

@@ -54,7 +54,9 @@ pub unsafe extern "C" fn socket(
     Irp: *mut IRP,
 ) -> NTSTATUS {
     let _ = (OwningProcess, OwningThread, SecurityDescriptor);
-    guard_status("WskSocket", || {
+    // SAFETY: the caller passes WskSocket's arguments under the WSK contract; each pointer
+    // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
+    guard_status("WskSocket", || unsafe {
         with_irp(Irp, |irp| {
             let client = match client(Client) {
                 Ok(c) => c,
@@ -112,7 +114,9 @@ pub unsafe extern "C" fn socket_connect(
     Irp: *mut IRP,
 ) -> NTSTATUS {
     let _ = (OwningProcess, OwningThread, SecurityDescriptor);
-    guard_status("WskSocketConnect", || {
+    // SAFETY: the caller passes WskSocketConnect's arguments under the WSK contract; each pointer
+    // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
+    guard_status("WskSocketConnect", || unsafe {
         with_irp(Irp, |irp| {
             let client = match client(Client) {
                 Ok(c) => c,
@@ -162,17 +166,20 @@ pub(crate) fn finish(irp: Option<IrpRef>, status: NTSTATUS, information: usize) 
 /// Reads a `WSK_EVENT_CALLBACK_CONTROL` input buffer: its event mask, once the NPI id
 /// is checked (`NPI_WSK_INTERFACE_ID`; extension interfaces are not offered).
 pub(crate) unsafe fn event_control(size: SIZE_T, buffer: PVOID) -> Result<u32, NTSTATUS> {
-    if buffer.is_null() || size < std::mem::size_of::<WSK_EVENT_CALLBACK_CONTROL>() {
-        return Err(STATUS_INVALID_PARAMETER);
+    // SAFETY: the caller upholds this function's contract (see its docs).
+    unsafe {
+        if buffer.is_null() || size < std::mem::size_of::<WSK_EVENT_CALLBACK_CONTROL>() {
+            return Err(STATUS_INVALID_PARAMETER);
+        }
+        let ctl = std::ptr::read_unaligned(buffer as *const WSK_EVENT_CALLBACK_CONTROL);
+        if ctl.NpiId.is_null() {
+            return Err(STATUS_INVALID_PARAMETER);
+        }
+        if std::ptr::read_unaligned(ctl.NpiId) != NPI_WSK_INTERFACE_ID {
+            return Err(STATUS_NOT_SUPPORTED);
+        }
+        Ok(ctl.EventMask)
     }
-    let ctl = std::ptr::read_unaligned(buffer as *const WSK_EVENT_CALLBACK_CONTROL);
-    if ctl.NpiId.is_null() {
-        return Err(STATUS_INVALID_PARAMETER);
-    }
-    if std::ptr::read_unaligned(ctl.NpiId) != NPI_WSK_INTERFACE_ID {
-        return Err(STATUS_NOT_SUPPORTED);
-    }
-    Ok(ctl.EventMask)
 }
 
 /// The transports this provider offers (`WSK_TRANSPORT_LIST_QUERY`).
@@ -198,7 +205,9 @@ pub unsafe extern "C" fn control_client(
     OutputSizeReturned: *mut SIZE_T,
     Irp: *mut IRP,
 ) -> NTSTATUS {
-    guard_status("WskControlClient", || {
+    // SAFETY: the caller passes WskControlClient's arguments under the WSK contract; each pointer
+    // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
+    guard_status("WskControlClient", || unsafe {
         let irp = if Irp.is_null() {
             None
         } else {
@@ -268,7 +277,9 @@ pub unsafe extern "C" fn get_address_info(
     Irp: *mut IRP,
 ) -> NTSTATUS {
     let _ = (NodeName, ServiceName, NameSpace, Provider, Hints, OwningProcess, OwningThread);
-    guard_status("WskGetAddressInfo", || {
+    // SAFETY: the caller passes WskGetAddressInfo's arguments under the WSK contract; each pointer
+    // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
+    guard_status("WskGetAddressInfo", || unsafe {
         with_irp(Irp, |irp| {
             if let Err(e) = client(Client).and_then(|c| c.check_ready()) {
                 return irp.fail(e);
@@ -304,7 +315,9 @@ pub unsafe extern "C" fn get_name_info(
     Irp: *mut IRP,
 ) -> NTSTATUS {
     let _ = (NodeName, ServiceName, Flags, OwningProcess, OwningThread);
-    guard_status("WskGetNameInfo", || {
+    // SAFETY: the caller passes WskGetNameInfo's arguments under the WSK contract; each pointer
+    // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
+    guard_status("WskGetNameInfo", || unsafe {
         with_irp(Irp, |irp| {
             if let Err(e) = client(Client).and_then(|c| c.check_ready()) {
                 return irp.fail(e);

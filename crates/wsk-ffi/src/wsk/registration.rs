@@ -74,10 +74,13 @@ impl Client {
 /// # Safety
 /// `block` is NULL or the client's `WSK_REGISTRATION`.
 unsafe fn unknown_block(block: *mut WSK_REGISTRATION) -> NTSTATUS {
-    if !block.is_null() && std::ptr::read_volatile(&(*block).ReservedRegistrationState) == DEREGISTERED_MAGIC {
-        STATUS_DEVICE_NOT_READY
-    } else {
-        STATUS_INVALID_PARAMETER
+    // SAFETY: the caller upholds this function's contract (see its docs).
+    unsafe {
+        if !block.is_null() && std::ptr::read_volatile(&(*block).ReservedRegistrationState) == DEREGISTERED_MAGIC {
+            STATUS_DEVICE_NOT_READY
+        } else {
+            STATUS_INVALID_PARAMETER
+        }
     }
 }
 
@@ -119,7 +122,9 @@ pub unsafe extern "C" fn WskRegister(
     WskClientNpi: *mut WSK_CLIENT_NPI,
     WskRegistration: *mut WSK_REGISTRATION,
 ) -> NTSTATUS {
-    guard_status("WskRegister", || {
+    // SAFETY: the caller passes WskRegister's arguments under the WSK contract; each pointer
+    // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
+    guard_status("WskRegister", || unsafe {
         if WskClientNpi.is_null() || WskRegistration.is_null() {
             return STATUS_INVALID_PARAMETER;
         }
@@ -162,7 +167,9 @@ pub unsafe extern "C" fn WskCaptureProviderNPI(
     WaitTimeout: u32,
     WskProviderNpi: *mut WSK_PROVIDER_NPI,
 ) -> NTSTATUS {
-    guard_status("WskCaptureProviderNPI", || {
+    // SAFETY: the caller passes WskCaptureProviderNPI's arguments under the WSK contract; each pointer
+    // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
+    guard_status("WskCaptureProviderNPI", || unsafe {
         let Some(client) = by_block(WskRegistration) else { return unknown_block(WskRegistration) };
         if WskProviderNpi.is_null() {
             return STATUS_INVALID_PARAMETER;
@@ -203,7 +210,9 @@ pub unsafe extern "C" fn WskQueryProviderCharacteristics(
     WskRegistration: *mut WSK_REGISTRATION,
     WskProviderCharacteristics: *mut WSK_PROVIDER_CHARACTERISTICS,
 ) -> NTSTATUS {
-    guard_status("WskQueryProviderCharacteristics", || {
+    // SAFETY: the caller passes WskQueryProviderCharacteristics's arguments under the WSK contract; each pointer
+    // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
+    guard_status("WskQueryProviderCharacteristics", || unsafe {
         let Some(client) = by_block(WskRegistration) else { return unknown_block(WskRegistration) };
         if WskProviderCharacteristics.is_null() {
             return STATUS_INVALID_PARAMETER;
@@ -223,7 +232,9 @@ pub unsafe extern "C" fn WskQueryProviderCharacteristics(
 /// capture released (captures blocked in other threads return `STATUS_DEVICE_NOT_READY`).
 #[no_mangle]
 pub unsafe extern "C" fn WskDeregister(WskRegistration: *mut WSK_REGISTRATION) {
-    guard("WskDeregister", (), || {
+    // SAFETY: the caller passes WskDeregister's arguments under the WSK contract; each pointer
+    // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
+    guard("WskDeregister", (), || unsafe {
         let Some(client) = by_block(WskRegistration) else {
             tracing::error!("WskDeregister: unknown or already deregistered WSK_REGISTRATION {:p}", WskRegistration);
             return;
