@@ -7,8 +7,9 @@
 //! - A waitable object starts with a `DISPATCHER_HEADER`. `SignalState` holds the signal
 //!   state exactly as on Windows (0 or 1 for events and threads). `WaitListHead` is the
 //!   list of *wait blocks* of the threads waiting on the object, as on Windows. A wait
-//!   block lives on the waiting thread's stack and points to that thread's *waiter*
-//!   (a futex word plus the index of the object that satisfied the wait).
+//!   block lives on the waiting thread's stack (on the heap for a wait on more than
+//!   `INLINE_OBJECTS` objects), stays in place while linked, and points to that thread's
+//!   *waiter* (a futex word plus the index of the object that satisfied the wait).
 //! - One process-wide dispatcher lock protects every wait list (a futex lock held for a
 //!   few instructions). It is only taken when a thread has to block, or when an object
 //!   that threads are blocked on is signalled.
@@ -32,6 +33,10 @@
 //!   so a later reset cannot take it back.
 //! - `WaitAll` acquires all objects at once under the lock (it consumes the synchronization
 //!   events only when every object is signalled).
+//! - No allocation in a wait on up to `INLINE_OBJECTS` objects: the object list and the
+//!   wait blocks are arrays on the waiting thread's stack (heap vectors only for more
+//!   objects, up to `MAXIMUM_WAIT_OBJECTS`), and a setter testing a WaitAll walks the
+//!   waiter's blocks in place.
 //! - The object is never touched once a waiter may have returned: the setter finishes with
 //!   the object's list before it stores the waiters' futex words, and a wake-up of a word
 //!   whose thread already returned is harmless. Nothing keeps a pointer to a `KEVENT` after
@@ -76,6 +81,10 @@ static DISPATCHER_LOCK: RawLock = RawLock::new();
 const WAITERS: i32 = 0x4000_0000;
 /// The signal value bits of `SignalState`.
 const VALUE: i32 = !WAITERS;
+
+/// How many objects a wait keeps in arrays on its stack frame (its object list, its wait
+/// blocks) before it uses the heap: Windows' `THREAD_WAIT_OBJECTS` (3) plus one.
+const INLINE_OBJECTS: usize = 4;
 
 /// How an object behaves when signalled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,6 +174,19 @@ struct WaitBlock {
     index: u32,
     linked: bool,
 }
+
+/// An unused wait block (the initial value of a wait's block array).
+const EMPTY_BLOCK: WaitBlock = WaitBlock {
+    link: LIST_ENTRY { Flink: null_mut(), Blink: null_mut() },
+    waiter: std::ptr::null(),
+    object: null_mut(),
+    kind: Kind::Notification,
+    index: 0,
+    linked: false,
+};
+
+/// An unused entry of a wait's object list.
+const NO_OBJECT: (*mut DISPATCHER_HEADER, Kind) = (null_mut(), Kind::Notification);
 
 /// Appends `block` to `obj`'s wait list. Dispatcher lock held.
 ///
@@ -271,20 +293,24 @@ unsafe fn try_take_unlocked(obj: *mut DISPATCHER_HEADER, kind: Kind) -> bool {
 /// Takes all objects of a WaitAll at once, or none. Dispatcher lock held (so no other
 /// WaitAll interleaves; lock-free single waits can still take a synchronization event
 /// between the test and the take, which is handled by putting back what was taken).
+/// `objects` is walked up to three times (test, take, give back), without allocating.
 ///
 /// # Safety
 /// Lock held; `objects` live.
-unsafe fn try_take_all(objects: &[(*mut DISPATCHER_HEADER, Kind)]) -> bool {
+unsafe fn try_take_all<I>(objects: I) -> bool
+where
+    I: Iterator<Item = (*mut DISPATCHER_HEADER, Kind)> + Clone,
+{
     // SAFETY: per the caller.
     unsafe {
-        if !objects.iter().all(|&(o, _)| signal_state(o).load(Ordering::SeqCst) & VALUE > 0) {
+        if !objects.clone().all(|(o, _)| signal_state(o).load(Ordering::SeqCst) & VALUE > 0) {
             return false;
         }
-        for (i, &(o, k)) in objects.iter().enumerate() {
+        for (i, (o, k)) in objects.clone().enumerate() {
             if k == Kind::Synchronization && !try_take(o, k) {
                 // Taken in between (by an unlocked taker of an object nobody was blocked on
                 // when it looked): give back what this wait took.
-                for &(p, l) in &objects[..i] {
+                for (p, l) in objects.take(i) {
                     if l == Kind::Synchronization {
                         signal_state(p).fetch_or(1, Ordering::SeqCst);
                     }
@@ -296,20 +322,21 @@ unsafe fn try_take_all(objects: &[(*mut DISPATCHER_HEADER, Kind)]) -> bool {
     }
 }
 
-/// The objects of `waiter`'s blocks, for [`try_take_all`].
+/// The objects of `waiter`'s blocks, read in place, for [`try_take_all`].
 ///
 /// # Safety
-/// `waiter` and its blocks live.
-unsafe fn objects_of(waiter: *const Waiter) -> Vec<(*mut DISPATCHER_HEADER, Kind)> {
-    // SAFETY: per the caller.
-    unsafe {
-        (0..(*waiter).count)
-            .map(|i| {
-                let b = (*waiter).blocks.add(i);
-                ((*b).object, (*b).kind)
-            })
-            .collect()
-    }
+/// `waiter` and its blocks stay live while the iterator is used.
+unsafe fn objects_of(waiter: *const Waiter) -> impl Iterator<Item = (*mut DISPATCHER_HEADER, Kind)> + Clone {
+    // SAFETY: `waiter` live per the caller.
+    let (blocks, count) = unsafe { ((*waiter).blocks, (*waiter).count) };
+    (0..count).map(move |i| {
+        // SAFETY: `i < count`, the waiter's live blocks (caller); `object` and `kind` are
+        // written before the block is linked and never change after.
+        unsafe {
+            let b = blocks.add(i);
+            ((*b).object, (*b).kind)
+        }
+    })
 }
 
 /// Releases waiters of `obj` while it can satisfy them (the object was just signalled).
@@ -334,7 +361,7 @@ unsafe fn wait_test(obj: *mut DISPATCHER_HEADER) {
                 let block = entry as *mut WaitBlock;
                 let waiter = (*block).waiter;
                 let satisfied = if (*waiter).wait_all {
-                    try_take_all(&objects_of(waiter))
+                    try_take_all(objects_of(waiter))
                 } else if try_take(obj, (*block).kind) {
                     true
                 } else {
@@ -413,7 +440,7 @@ unsafe fn wait(objects: &[(*mut DISPATCHER_HEADER, Kind)], wait_all: bool, deadl
             }
         } else if deadline.is_poll() {
             DISPATCHER_LOCK.lock();
-            let ok = try_take_all(objects);
+            let ok = try_take_all(objects.iter().copied());
             DISPATCHER_LOCK.unlock();
             return if ok { STATUS_SUCCESS } else { STATUS_TIMEOUT };
         }
@@ -425,40 +452,42 @@ unsafe fn wait(objects: &[(*mut DISPATCHER_HEADER, Kind)], wait_all: bool, deadl
         );
     }
 
-    let mut blocks: Vec<WaitBlock> = objects
-        .iter()
-        .enumerate()
-        .map(|(i, &(object, kind))| WaitBlock {
-            link: LIST_ENTRY { Flink: null_mut(), Blink: null_mut() },
-            waiter: std::ptr::null(),
-            object,
-            kind,
-            index: i as u32,
-            linked: false,
-        })
-        .collect();
+    // The wait blocks: an array in this frame for up to INLINE_OBJECTS objects, else on the
+    // heap. Linked blocks are referenced from the objects' lists, so both stay where they are
+    // (never moved, returned or touched by name) until every block is unlinked below; they
+    // are only accessed through `bp`.
+    let n = objects.len();
+    let mut inline_blocks = [EMPTY_BLOCK; INLINE_OBJECTS];
+    let mut heap_blocks: Vec<WaitBlock> = Vec::new();
+    let bp: *mut WaitBlock = if n <= INLINE_OBJECTS {
+        inline_blocks.as_mut_ptr()
+    } else {
+        heap_blocks.resize_with(n, || EMPTY_BLOCK);
+        heap_blocks.as_mut_ptr()
+    };
     let waiter = Waiter {
         released: AtomicU32::new(0),
         index: AtomicU32::new(0),
         wait_all,
-        blocks: blocks.as_mut_ptr(),
-        count: blocks.len(),
+        blocks: bp,
+        count: n,
         next_wake: AtomicPtr::new(null_mut()),
     };
     let w: *const Waiter = &waiter;
-    let bp = blocks.as_mut_ptr();
 
-    // SAFETY: the blocks and the waiter stay in place (not moved, not touched through
-    // `blocks`/`waiter` directly) until every block is unlinked under the lock below.
+    // SAFETY: `bp` points to `n` blocks that stay in place, like `waiter`, until every block
+    // is unlinked under the lock below (on every return path); the objects are live (caller).
     unsafe {
+        for (i, &(object, kind)) in objects.iter().enumerate() {
+            bp.add(i).write(WaitBlock { waiter: w, object, kind, index: i as u32, ..EMPTY_BLOCK });
+        }
         DISPATCHER_LOCK.lock();
         for (i, &(o, _)) in objects.iter().enumerate() {
-            (*bp.add(i)).waiter = w;
             link_block(o, bp.add(i));
         }
         // Linked first, tested second: see the module docs.
         let immediate = if wait_all {
-            try_take_all(objects).then_some(STATUS_SUCCESS)
+            try_take_all(objects.iter().copied()).then_some(STATUS_SUCCESS)
         } else {
             objects.iter().enumerate().find(|&(_, &(o, k))| try_take(o, k)).map(|(i, _)| STATUS_WAIT_0 + i as NTSTATUS)
         };
@@ -699,28 +728,34 @@ pub unsafe extern "C" fn KeWaitForMultipleObjects(
             kerror!("{NAME}: unknown WaitType {WaitType}; returning STATUS_INVALID_PARAMETER");
             return STATUS_INVALID_PARAMETER;
         }
-        let mut objects = Vec::with_capacity(Count as usize);
-        for i in 0..Count as usize {
+        // The object list: in place for up to INLINE_OBJECTS objects, else on the heap.
+        let n = Count as usize;
+        let mut inline_objects = [NO_OBJECT; INLINE_OBJECTS];
+        let mut heap_objects = Vec::new();
+        let objects: &mut [(*mut DISPATCHER_HEADER, Kind)] = if n <= INLINE_OBJECTS {
+            &mut inline_objects[..n]
+        } else {
+            heap_objects.resize(n, NO_OBJECT);
+            &mut heap_objects
+        };
+        for (i, slot) in objects.iter_mut().enumerate() {
             // SAFETY: the client's array of Count pointers.
             let p = unsafe { Object.add(i).read() };
             // SAFETY: each entry is NULL or a dispatcher object.
             match unsafe { checked_object(NAME, p) } {
-                Ok(o) => objects.push(o),
+                Ok(o) => *slot = o,
                 Err(s) => return s,
             }
         }
-        if WaitType == WAIT_ALL {
-            let mut addrs: Vec<usize> = objects.iter().map(|&(o, _)| o as usize).collect();
-            addrs.sort_unstable();
-            if addrs.windows(2).any(|w| w[0] == w[1]) {
-                kerror!("{NAME}: the same object twice in a WaitAll; returning STATUS_INVALID_PARAMETER");
-                return STATUS_INVALID_PARAMETER;
-            }
+        // At most 64 objects: compare every pair in place (at most 2016 comparisons, no copy).
+        if WaitType == WAIT_ALL && (1..n).any(|j| objects[..j].iter().any(|&(o, _)| o == objects[j].0)) {
+            kerror!("{NAME}: the same object twice in a WaitAll; returning STATUS_INVALID_PARAMETER");
+            return STATUS_INVALID_PARAMETER;
         }
         // SAFETY: Timeout is NULL or the client's LARGE_INTEGER.
         let deadline = unsafe { Deadline::from_timeout(Timeout) };
         // SAFETY: the objects stay live during the wait (the client's obligation).
-        unsafe { wait(&objects, WaitType == WAIT_ALL, deadline) }
+        unsafe { wait(objects, WaitType == WAIT_ALL, deadline) }
     })
 }
 
