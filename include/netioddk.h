@@ -13,8 +13,9 @@
 
 #include <ntdef.h>
 
+/* As on Windows, PNPIID and PNPI_MODULEID point to const: identifiers are immutable. */
 typedef GUID NPIID;
-typedef NPIID *PNPIID;
+typedef CONST NPIID *PNPIID;
 typedef CONST NPIID *PCNPIID;
 
 typedef enum {
@@ -29,7 +30,8 @@ typedef struct _NPI_MODULEID {
         GUID Guid;
         LUID IfLuid;
     };
-} NPI_MODULEID, *PNPI_MODULEID;
+} NPI_MODULEID;
+typedef CONST NPI_MODULEID *PNPI_MODULEID;
 typedef CONST NPI_MODULEID *PCNPI_MODULEID;
 
 #endif /* WSK_NETIODDK_H */

@@ -247,6 +247,8 @@ typedef struct _WSAMSG {
     ULONG dwFlags;
 } WSAMSG, *PWSAMSG, *LPWSAMSG;
 
+/* The structure tag is cmsghdr, as on Windows Vista and later. */
+#define _WSACMSGHDR cmsghdr
 typedef struct _WSACMSGHDR {
     SIZE_T cmsg_len;
     INT cmsg_level;

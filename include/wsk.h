@@ -155,15 +155,14 @@ typedef struct _WSK_TRANSPORT {
     GUID ProviderId;
 } WSK_TRANSPORT, *PWSK_TRANSPORT;
 
-/* NpiId points to const (Windows declares a PNPIID), so that the usual
- * "Control.NpiId = &NPI_WSK_INTERFACE_ID;" compiles without a qualifier warning. */
+/* PNPIID points to const NPIID, so "Control.NpiId = &NPI_WSK_INTERFACE_ID;" compiles as is. */
 typedef struct _WSK_EVENT_CALLBACK_CONTROL {
-    PCNPIID NpiId;
+    PNPIID NpiId;
     ULONG EventMask;
 } WSK_EVENT_CALLBACK_CONTROL, *PWSK_EVENT_CALLBACK_CONTROL;
 
 typedef struct _WSK_EXTENSION_CONTROL_IN {
-    PCNPIID NpiId;
+    PNPIID NpiId;
     PVOID ClientContext;
     CONST VOID *ClientDispatch;
 } WSK_EXTENSION_CONTROL_IN, *PWSK_EXTENSION_CONTROL_IN;
