@@ -5,6 +5,7 @@ use crate::abi::{IRP, NTSTATUS, PVOID, SIZE_T, SOCKADDR, WSK_SOCKET};
 use crate::guard::guard_status;
 use crate::wsk::buffers::{read_sockaddr, write_sockaddr};
 use crate::wsk::handle::{self, Socket};
+use crate::wsk::irp::Inline;
 use crate::wsk::{status_of, with_irp, STATUS_INVALID_PARAMETER};
 
 /// `WskControlSocket`.
@@ -49,7 +50,8 @@ pub unsafe extern "C" fn close_socket(Socket: *mut WSK_SOCKET, Irp: *mut IRP) ->
                 Ok(s) => s,
                 Err(e) => return irp.fail(e),
             };
-            let (call, done) = irp.begin();
+            let inline = Inline::new();
+            let (call, done) = irp.begin(&inline);
             let op = match &sock.socket {
                 Socket::Listen(l) => l.close(),
                 Socket::Connection(c) => c.close(),
@@ -87,7 +89,8 @@ pub unsafe extern "C" fn bind(
                 Ok(a) => a,
                 Err(e) => return irp.fail(e),
             };
-            let (call, done) = irp.begin();
+            let inline = Inline::new();
+            let (call, done) = irp.begin(&inline);
             let op = match &sock.socket {
                 Socket::Listen(l) => l.bind(addr),
                 Socket::Connection(c) => c.bind(addr),

@@ -5,6 +5,7 @@ use crate::abi::{CMSGHDR, IRP, NTSTATUS, SOCKADDR, WSK_BUF, WSK_DATA_INDICATION,
 use crate::guard::guard_status;
 use crate::wsk::buffers::{read_sockaddr, write_sockaddr, Regions};
 use crate::wsk::handle::{self, Category, Socket};
+use crate::wsk::irp::Inline;
 use crate::wsk::irp::Irp as IrpRef;
 use crate::wsk::{
     events, socket_for, status_of, with_irp, STATUS_BUFFER_OVERFLOW, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED,
@@ -48,7 +49,8 @@ pub unsafe extern "C" fn connect(
                 Ok(a) => a,
                 Err(e) => return irp.fail(e),
             };
-            let (call, done) = irp.begin();
+            let inline = Inline::new();
+            let (call, done) = irp.begin(&inline);
             let canceller = c.connect_then(addr, move |r| done.finish(status_of(&r), 0));
             call.returned(canceller)
         })
@@ -84,7 +86,8 @@ pub unsafe extern "C" fn connect_ex(
                     Err(e) => return irp.fail(e),
                 }
             };
-            let (call, done) = irp.begin();
+            let inline = Inline::new();
+            let (call, done) = irp.begin(&inline);
             let socket = c.clone();
             let canceller = c.connect_then(addr, move |r| match (r, first) {
                 (Ok(()), Some(data)) => {
@@ -131,7 +134,8 @@ pub unsafe extern "C" fn send(Socket: *mut WSK_SOCKET, Buffer: *mut WSK_BUF, Fla
                 Ok(r) => r,
                 Err(e) => return irp.fail(e),
             };
-            let (call, done) = irp.begin();
+            let inline = Inline::new();
+            let (call, done) = irp.begin(&inline);
             let canceller = c.send_then(Box::new(data), Flags, move |r| match r {
                 Ok(n) => done.finish(0, n),
                 Err(e) => done.finish(e.0, 0),
@@ -163,7 +167,8 @@ unsafe fn receive_into(
                 Err(e) => return irp.fail(e),
             };
             let control_length = control_length as usize;
-            let (call, done) = irp.begin();
+            let inline = Inline::new();
+            let (call, done) = irp.begin(&inline);
             let canceller = c.receive_then(Box::new(into), flags, move |r, _buf| {
                 if control_length != 0 {
                     // (In the enclosing unsafe block.) The client keeps *ControlInfoLength valid until completion.
@@ -199,7 +204,8 @@ pub unsafe extern "C" fn disconnect(
                     Err(e) => return irp.fail(e),
                 }
             };
-            let (call, done) = irp.begin();
+            let inline = Inline::new();
+            let (call, done) = irp.begin(&inline);
             let op = c.disconnect(last, Flags);
             let canceller = op.canceller();
             op.then(move |r| done.finish(status_of(&r), 0));

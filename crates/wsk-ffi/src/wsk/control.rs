@@ -12,7 +12,7 @@ use wsk_core::consts::events::WSK_EVENT_DISABLE;
 
 use crate::abi::{IRP, NTSTATUS, PVOID, SIZE_T, WSK_SOCKET};
 use crate::wsk::handle::{self, Socket};
-use crate::wsk::irp::Irp as IrpRef;
+use crate::wsk::irp::{Inline, Irp as IrpRef};
 use crate::wsk::provider::{event_control, finish};
 use crate::wsk::{status_of, STATUS_BUFFER_TOO_SMALL, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED, STATUS_SUCCESS};
 
@@ -77,7 +77,8 @@ pub unsafe fn control_socket(
                         Socket::Listen(l) => l.disable_event(bit),
                         Socket::Connection(c) => c.disable_event(bit),
                     };
-                    let (call, done) = irp.begin();
+                    let inline = Inline::new();
+                    let (call, done) = irp.begin(&inline);
                     op.then(move |r| done.finish(status_of(&r), 0));
                     call.returned(None)
                 } else {

@@ -7,13 +7,20 @@
 //! An operation may finish before the provider function returns (an error found at
 //! once, data already there, the reactor thread racing the caller). Windows' rule is
 //! that a function either returns `STATUS_PENDING` having marked the IRP pending, or has
-//! completed the IRP itself and returns the status it completed with. A small state word
-//! in the IRP (in `Tail.Overlay.DriverContext`, which belongs to the driver that
-//! currently owns the IRP — the provider, while the call is in progress) settles the
-//! race: whichever of "operation finished" and "function about to return" comes second
-//! completes the IRP. So a send the host took at once completes inline, in the caller's
-//! thread, and returns `STATUS_SUCCESS`; anything else returns `STATUS_PENDING` and
-//! completes from the provider thread.
+//! completed the IRP itself and returns the status it completed with. Two cases:
+//!
+//! - The operation finishes *in the function's own call*, on the caller's thread (the
+//!   Rust provider delivers the completion inline): the IRP is completed right there —
+//!   the client's completion routine runs before anything the provider delivers after
+//!   that completion (the next receive indication, say) — and the function returns the
+//!   status, which it finds in an [`Inline`] cell on its own stack (the IRP may already
+//!   be freed by then).
+//! - Otherwise the function marks the IRP pending and says so in a state word in the IRP
+//!   (in `Tail.Overlay.DriverContext`, which belongs to the driver that currently owns the
+//!   IRP — the provider, while the call is in progress), then returns `STATUS_PENDING`; the
+//!   completion, on whatever thread, completes the IRP once the word says so. A completion
+//!   on another thread that arrives while the function is still returning waits for that
+//!   word (a few instructions away), so completions stay in the order the provider decided.
 //!
 //! Cancellation (`IoCancelIrp`) goes through the IRP's cancel routine, under the
 //! process-wide cancel lock, exactly as on Windows: the routine takes a clone of the
@@ -35,8 +42,28 @@ pub const STATUS_PENDING: NTSTATUS = 0x103;
 pub const STATUS_INVALID_PARAMETER: NTSTATUS = 0xC000_000D_u32 as i32;
 
 const RUNNING: usize = 0;
-const DONE_EARLY: usize = 1;
 const RETURNED_PENDING: usize = 2;
+
+/// Where an operation that completed inside the provider function's own call leaves
+/// the status the function returns (on the function's stack: the IRP may be gone).
+#[derive(Default)]
+pub struct Inline {
+    done: std::cell::Cell<bool>,
+    status: std::cell::Cell<NTSTATUS>,
+}
+
+impl Inline {
+    pub fn new() -> Inline {
+        Inline::default()
+    }
+}
+
+/// The calling thread, as a number (`pthread_self`).
+#[inline]
+fn this_thread() -> usize {
+    // SAFETY: pthread_self has no preconditions.
+    unsafe { libc::pthread_self() as usize }
+}
 
 /// An IRP the client passed in, checked (non-NULL, a free stack location) but not yet
 /// taken over: until [`Irp::begin`] or [`Irp::fail`], nothing in it was touched.
@@ -94,35 +121,42 @@ impl Irp {
     }
 
     /// Takes the IRP over for an operation that completes through a routine: returns the
-    /// completion side (for the routine) and the call (for the function's return).
-    pub fn begin(self) -> (Call, IrpDone) {
-        // SAFETY: as above.
+    /// call (for the function's return; `inline` lives in the function's frame) and the
+    /// completion side (for the routine).
+    pub fn begin(self, inline: &Inline) -> (Call<'_>, IrpDone) {
+        // SAFETY: checked in `check`; the provider owns the IRP until it completes it.
         unsafe {
             set_next_stack_location(self.0);
             state(self.0).store(RUNNING, Ordering::Relaxed);
             slot(self.0).store(ptr::null_mut(), Ordering::Relaxed);
+            context(self.0, 2).store(this_thread(), Ordering::Relaxed);
+            context(self.0, 3).store(inline as *const Inline as usize, Ordering::Release);
         }
-        (Call(self.0), IrpDone(self.0))
+        (Call { irp: self.0, inline, returned: false }, IrpDone(self.0))
     }
 }
 
 /// A started call, before the provider function returns.
-pub struct Call(*mut IRP);
+pub struct Call<'a> {
+    irp: *mut IRP,
+    inline: &'a Inline,
+    returned: bool,
+}
 
-impl Call {
-    /// The function is about to return: `STATUS_PENDING` if the operation is still
-    /// running (the IRP marked pending, cancellable through `canceller`), or the status
-    /// it completed with (the IRP completed here, in the caller's thread).
-    pub fn returned(self, canceller: Option<Canceller>) -> NTSTATUS {
-        let irp = self.0;
-        // SAFETY: the IRP is not completed before the state word says RETURNED_PENDING
-        // (the completion routine only records the outcome while the state is RUNNING).
+impl Call<'_> {
+    /// The function is about to return: the status the operation completed with, if it
+    /// completed inside this call (the IRP completed already, on this thread), or
+    /// `STATUS_PENDING` (the IRP marked pending, cancellable through `canceller`).
+    pub fn returned(mut self, canceller: Option<Canceller>) -> NTSTATUS {
+        self.returned = true;
+        if self.inline.done.get() {
+            return self.inline.status.get();
+        }
+        let irp = self.irp;
+        // SAFETY: the IRP is not completed before the state word says RETURNED_PENDING: a
+        // completion on this thread would have set `inline`, one on another thread waits
+        // for the word.
         unsafe {
-            if state(irp).load(Ordering::Acquire) == DONE_EARLY {
-                // Finished inline (the common case of a send the host took at once): no
-                // cancel routine, no pending mark; complete here and return the status.
-                return complete_inline(irp);
-            }
             if let Some(c) = canceller {
                 let arc = Arc::into_raw(Arc::new(c)) as *mut Canceller;
                 slot(irp).store(arc, Ordering::Release);
@@ -132,19 +166,28 @@ impl Call {
                     if let Some(c) = take_canceller(irp) {
                         c.cancel();
                     }
+                    if self.inline.done.get() {
+                        // The cancellation completed the operation here, inline.
+                        return self.inline.status.get();
+                    }
                 }
             }
             let loc = (*irp).Tail.CurrentStackLocation;
             (*loc).Control |= SL_PENDING_RETURNED;
-            match state(irp).compare_exchange(RUNNING, RETURNED_PENDING, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => STATUS_PENDING,
-                Err(_) => {
-                    // Finished already: complete in the caller's thread, return the status.
-                    (*loc).Control &= !SL_PENDING_RETURNED;
-                    drop(take_canceller(irp));
-                    complete_inline(irp)
-                }
-            }
+            // The last access to the IRP: from here the completion may free it.
+            state(irp).store(RETURNED_PENDING, Ordering::Release);
+        }
+        STATUS_PENDING
+    }
+}
+
+/// A call dropped without `returned` (a panic in the provider function) still lets its
+/// completion proceed.
+impl Drop for Call<'_> {
+    fn drop(&mut self) {
+        if !self.returned && !self.inline.done.get() {
+            // SAFETY: as in `returned`: the IRP is still the provider's.
+            unsafe { state(self.irp).store(RETURNED_PENDING, Ordering::Release) };
         }
     }
 }
@@ -175,21 +218,44 @@ impl Drop for IrpDone {
     }
 }
 
-/// Records an outcome and completes the IRP now or leaves it to the returning function.
+/// Records an outcome and completes the IRP: at once if the provider function already
+/// returned, or if this is the function's own call completing inline (then the status is
+/// left in its [`Inline`] cell); a completion on another thread while the function is
+/// still returning waits for it to finish returning.
 ///
 /// # Safety
 /// Exactly one call per [`Irp::begin`]; the IRP is still the provider's.
 unsafe fn finish_irp(irp: *mut IRP, status: NTSTATUS, information: usize) {
-    // SAFETY: the caller upholds this function's contract (see its docs).
+    // SAFETY: per the caller: the IRP is live until it is completed below.
     unsafe {
         (*irp).IoStatus.Status = status;
         (*irp).IoStatus.StatusPad = 0;
         (*irp).IoStatus.Information = information;
-        if state(irp).compare_exchange(RUNNING, DONE_EARLY, Ordering::AcqRel, Ordering::Acquire).is_ok() {
-            return; // the function has not returned yet: it completes the IRP
+        let mut spins = 0u32;
+        loop {
+            if state(irp).load(Ordering::Acquire) == RETURNED_PENDING {
+                drop(take_canceller(irp));
+                complete_request(irp);
+                return;
+            }
+            if context(irp, 2).load(Ordering::Relaxed) == this_thread() {
+                // Inside the provider function's own call (RUNNING on its thread, which
+                // only this call can be): complete now; the function returns the status.
+                let inline = &*(context(irp, 3).load(Ordering::Acquire) as *const Inline);
+                let returned = complete_inline(irp);
+                inline.status.set(returned);
+                inline.done.set(true);
+                return;
+            }
+            // Another thread is between starting this operation and returning: a few
+            // instructions; let it run.
+            spins += 1;
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
         }
-        drop(take_canceller(irp));
-        complete_request(irp);
     }
 }
 
@@ -257,6 +323,12 @@ unsafe fn state<'a>(irp: *mut IRP) -> &'a AtomicUsize {
         // SAFETY: DriverContext[0] is pointer-sized and aligned; the provider owns it while the call runs.
         &*(ptr::addr_of_mut!((*irp).Tail.DriverContext[0]) as *const AtomicUsize)
     }
+}
+
+/// `DriverContext[i]` as an atomic word (2: the calling thread, 3: its [`Inline`] cell).
+unsafe fn context<'a>(irp: *mut IRP, i: usize) -> &'a AtomicUsize {
+    // SAFETY: DriverContext[i] is pointer-sized and aligned; the provider owns it while the call runs.
+    unsafe { &*(ptr::addr_of_mut!((*irp).Tail.DriverContext[i]) as *const AtomicUsize) }
 }
 
 unsafe fn slot<'a>(irp: *mut IRP) -> &'a AtomicPtr<Canceller> {

@@ -6,6 +6,7 @@ use crate::guard::guard_status;
 use crate::wsk::buffers::write_sockaddr;
 use crate::wsk::events::CConnectionEvents;
 use crate::wsk::handle::{self, Category, Socket};
+use crate::wsk::irp::Inline;
 use crate::wsk::{socket_for, tables, with_irp, STATUS_INVALID_PARAMETER};
 
 /// `WskAccept`: the next connection (FIFO among pending accepts); `Information` is the
@@ -34,7 +35,8 @@ pub unsafe extern "C" fn accept(
             let events = CConnectionEvents::new(AcceptSocketContext, AcceptSocketDispatch);
             let missing = CConnectionEvents::missing_of(&events);
             let (local_out, remote_out) = (LocalAddress as usize, RemoteAddress as usize);
-            let (call, done) = irp.begin();
+            let inline = Inline::new();
+            let (call, done) = irp.begin(&inline);
             let canceller = l.accept_then(events.map(|e| e as _), move |r| match r {
                 Ok(accepted) => {
                     // (In the enclosing unsafe block.) The client keeps its address buffers

@@ -15,6 +15,7 @@ use crate::guard::{guard, guard_status};
 use crate::wsk::buffers::read_sockaddr;
 use crate::wsk::events::{CConnectionEvents, CListenEvents};
 use crate::wsk::handle::{self, Socket};
+use crate::wsk::irp::Inline;
 use crate::wsk::irp::Irp as IrpRef;
 use crate::wsk::registration::{client, NPI_WSK_INTERFACE_ID};
 use crate::wsk::{
@@ -141,7 +142,8 @@ pub unsafe extern "C" fn socket_connect(
                 Ok(op) => op,
                 Err(e) => return irp.fail(e),
             };
-            let (call, done) = irp.begin();
+            let inline = Inline::new();
+            let (call, done) = irp.begin(&inline);
             let canceller = op.canceller();
             op.then(move |r| match r {
                 Ok(socket) => match handle::insert(Socket::Connection(socket), tables::connection(), missing) {
