@@ -148,8 +148,8 @@ impl Call<'_> {
     /// completed inside this call (the IRP completed already, on this thread), or
     /// `STATUS_PENDING` (the IRP marked pending, cancellable through `canceller`).
     pub fn returned(mut self, canceller: Option<Canceller>) -> NTSTATUS {
-        self.returned = true;
         if self.inline.done.get() {
+            self.returned = true;
             return self.inline.status.get();
         }
         let irp = self.irp;
@@ -168,12 +168,15 @@ impl Call<'_> {
                     }
                     if self.inline.done.get() {
                         // The cancellation completed the operation here, inline.
+                        self.returned = true;
                         return self.inline.status.get();
                     }
                 }
             }
             let loc = (*irp).Tail.CurrentStackLocation;
             (*loc).Control |= SL_PENDING_RETURNED;
+            // (Set before the store: `Drop` must not touch the IRP after it.)
+            self.returned = true;
             // The last access to the IRP: from here the completion may free it.
             state(irp).store(RETURNED_PENDING, Ordering::Release);
         }
@@ -181,13 +184,17 @@ impl Call<'_> {
     }
 }
 
-/// A call dropped without `returned` (a panic in the provider function) still lets its
-/// completion proceed.
+/// A call dropped without `returned` (an internal panic in the provider function) still
+/// lets its completion proceed: the IRP is marked pending and handed over, so a completion
+/// waiting on another thread does not wait forever.
 impl Drop for Call<'_> {
     fn drop(&mut self) {
         if !self.returned && !self.inline.done.get() {
-            // SAFETY: as in `returned`: the IRP is still the provider's.
-            unsafe { state(self.irp).store(RETURNED_PENDING, Ordering::Release) };
+            // SAFETY: as in `returned`: the IRP is still the provider's until the store.
+            unsafe {
+                (*(*self.irp).Tail.CurrentStackLocation).Control |= SL_PENDING_RETURNED;
+                state(self.irp).store(RETURNED_PENDING, Ordering::Release);
+            }
         }
     }
 }
@@ -352,20 +359,24 @@ unsafe fn set_cancel_routine(irp: *mut IRP, routine: crate::abi::PDRIVER_CANCEL)
     }
 }
 
-/// Removes the cancel routine and the canceller (under the cancel lock, so a running
-/// cancel routine has finished reading them).
+/// Removes the cancel routine and the canceller. The routine is taken with an atomic
+/// exchange, as Windows' completion paths do: if it was still there, no cancel routine
+/// will run and no lock is needed (a client may complete IRPs while it holds the cancel
+/// spin lock); if `IoCancelIrp` took it first, the cancel routine runs under the cancel
+/// lock, so taking the lock once waits until it has finished reading the canceller.
 unsafe fn take_canceller(irp: *mut IRP) -> Option<Arc<Canceller>> {
-    // SAFETY: the caller upholds this function's contract (see its docs).
+    // SAFETY: the IRP is live (the caller is about to complete it).
     unsafe {
         if slot(irp).load(Ordering::Acquire).is_null() {
             // No canceller was installed, so no cancel routine either (they go together).
             return None;
         }
-        let mut irql = 0u8;
-        IoAcquireCancelSpinLock(&mut irql);
-        set_cancel_routine(irp, None);
+        if set_cancel_routine(irp, None).is_none() {
+            let mut irql = 0u8;
+            IoAcquireCancelSpinLock(&mut irql);
+            IoReleaseCancelSpinLock(irql);
+        }
         let p = slot(irp).swap(ptr::null_mut(), Ordering::AcqRel);
-        IoReleaseCancelSpinLock(irql);
         (!p.is_null()).then(|| Arc::from_raw(p as *const Canceller))
     }
 }
