@@ -206,9 +206,7 @@ pub unsafe extern "C" fn disconnect(
             };
             let inline = Inline::new();
             let (call, done) = irp.begin(&inline);
-            let op = c.disconnect(last, Flags);
-            let canceller = op.canceller();
-            op.then(move |r| done.finish(status_of(&r), 0));
+            let canceller = c.disconnect_then(last, Flags, move |r| done.finish(status_of(&r), 0));
             call.returned(canceller)
         })
     })

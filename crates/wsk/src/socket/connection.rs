@@ -1111,7 +1111,27 @@ impl ConnectionSocket {
     /// Fails with `STATUS_INVALID_PARAMETER` for unknown flags or a buffer with an abortive
     /// disconnect, `STATUS_INVALID_DEVICE_STATE` when not connected or already disconnecting.
     pub fn disconnect(&self, final_data: Option<Box<dyn SendBuffer>>, flags: u32) -> Op<()> {
-        self.op(move |common, c, id, done| {
+        let (op, done) = Op::new();
+        match self.disconnect_with(final_data, flags, done) {
+            Some(id) => op.cancellable(&self.h.shared, id),
+            None => op,
+        }
+    }
+
+    /// [`ConnectionSocket::disconnect`] with a completion routine, attached before the
+    /// disconnect starts (so it runs in the socket's completion order); returns a
+    /// [`Canceller`] while the disconnect is pending.
+    pub fn disconnect_then(
+        &self,
+        final_data: Option<Box<dyn SendBuffer>>,
+        flags: u32,
+        done: impl FnOnce(Result<()>) + Send + 'static,
+    ) -> Option<Canceller> {
+        self.disconnect_with(final_data, flags, Box::new(done)).map(|id| Canceller::new(&self.h.shared, id))
+    }
+
+    fn disconnect_with(&self, final_data: Option<Box<dyn SendBuffer>>, flags: u32, done: Done<()>) -> Option<OpId> {
+        self.start(done, move |common, c, id, done| {
             if flags & !disconnect::WSK_FLAG_ABORTIVE != 0 {
                 return Err((NtStatus::INVALID_PARAMETER, done));
             }
