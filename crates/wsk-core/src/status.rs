@@ -71,6 +71,8 @@ statuses! {
     BUFFER_TOO_SMALL = 0xC000_0023;
     /// `STATUS_OBJECT_TYPE_MISMATCH`: the object is not of the expected type.
     OBJECT_TYPE_MISMATCH = 0xC000_0024;
+    /// `STATUS_OBJECT_NAME_COLLISION`: an object of that name already exists.
+    OBJECT_NAME_COLLISION = 0xC000_0035;
     /// `STATUS_INSUFFICIENT_RESOURCES`: not enough system resources.
     INSUFFICIENT_RESOURCES = 0xC000_009A;
     /// `STATUS_DEVICE_NOT_READY`: the provider is not ready.

@@ -3,11 +3,10 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::abi::NTSTATUS;
+use crate::status::STATUS_INTERNAL_ERROR;
 
-/// `STATUS_INTERNAL_ERROR`: what a C caller gets if libwsk itself failed (a bug).
-pub const STATUS_INTERNAL_ERROR: NTSTATUS = 0xC000_00E5_u32 as i32;
-
-/// Runs `f`; a panic inside becomes `on_panic` (logged) instead of unwinding into C.
+/// Runs `f`; a panic inside becomes `on_panic` (logged) instead of unwinding into C
+/// (for NTSTATUS functions, `STATUS_INTERNAL_ERROR`: libwsk itself failed, a bug).
 #[inline]
 pub fn guard<T>(name: &'static str, on_panic: T, f: impl FnOnce() -> T) -> T {
     match catch_unwind(AssertUnwindSafe(f)) {

@@ -15,6 +15,7 @@ pub mod abi;
 pub mod guard;
 pub mod kernel;
 pub mod runner;
+pub mod status;
 pub mod wsk;
 
 /// Diagnostics go to stderr through `tracing`: contract violations a client commits

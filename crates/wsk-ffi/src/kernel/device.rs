@@ -18,7 +18,7 @@ use crate::abi::{
 };
 use crate::guard::{guard, guard_status};
 
-use super::status::{
+use crate::status::{
     STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_PARAMETER, STATUS_OBJECT_NAME_COLLISION, STATUS_SUCCESS,
 };
 

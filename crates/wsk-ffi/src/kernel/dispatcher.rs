@@ -62,8 +62,8 @@ use crate::abi::{
 use crate::guard::{guard, guard_status};
 
 use super::spinlock::current_irql;
-use super::status::{STATUS_INVALID_PARAMETER, STATUS_SUCCESS, STATUS_TIMEOUT, STATUS_WAIT_0};
 use super::sync::{futex_wait, futex_wake, interrupt_time_100ns, system_time_100ns, Deadline, RawLock, Wake};
+use crate::status::{STATUS_INVALID_PARAMETER, STATUS_SUCCESS, STATUS_TIMEOUT, STATUS_WAIT_0};
 
 /// `WAIT_TYPE`.
 const WAIT_ALL: u32 = 0;

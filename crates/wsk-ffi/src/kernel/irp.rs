@@ -26,8 +26,8 @@ use crate::guard::guard;
 
 use super::dispatcher;
 use super::spinlock::{lower_irql, raise_irql};
-use super::status::{nt_success, STATUS_MORE_PROCESSING_REQUIRED, STATUS_PENDING};
 use super::sync::{RawLock, Registry};
+use crate::status::{nt_success, STATUS_MORE_PROCESSING_REQUIRED, STATUS_PENDING};
 
 /// Largest stack size: `CurrentLocation` (a `CHAR`) must hold `StackSize + 1`.
 const MAX_STACK_SIZE: i32 = 126;

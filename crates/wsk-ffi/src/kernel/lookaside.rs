@@ -20,8 +20,8 @@ use crate::abi::{LOOKASIDE_STORAGE, NTSTATUS, PVOID, SIZE_T, ULONG, USHORT};
 use crate::guard::{guard, guard_status};
 
 use super::pool;
-use super::status::{STATUS_INVALID_PARAMETER, STATUS_SUCCESS};
 use super::sync::{lock_word, unlock_word};
+use crate::status::{STATUS_INVALID_PARAMETER, STATUS_SUCCESS};
 
 pub type AllocateFn = extern "C" fn(PoolType: u32, NumberOfBytes: SIZE_T, Tag: ULONG) -> PVOID;
 pub type FreeFn = extern "C" fn(Buffer: PVOID);

@@ -62,7 +62,6 @@ pub mod rtl;
 pub mod rundown;
 pub mod slist;
 pub mod spinlock;
-pub mod status;
 pub(crate) mod sync;
 pub mod thread;
 pub mod workitem;

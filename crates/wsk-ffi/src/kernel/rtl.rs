@@ -29,7 +29,7 @@ use std::ptr::null_mut;
 use crate::abi::{ANSI_STRING, BOOLEAN, CHAR, IN6_ADDR, IN_ADDR, NTSTATUS, UNICODE_STRING, USHORT, WCHAR};
 use crate::guard::{guard, guard_status};
 
-use super::status::{STATUS_INVALID_PARAMETER, STATUS_SUCCESS};
+use crate::status::{STATUS_INVALID_PARAMETER, STATUS_SUCCESS};
 
 // ----- counted strings -----
 

@@ -44,11 +44,11 @@ use crate::guard::{guard, guard_status};
 
 use super::dispatcher;
 use super::spinlock::{current_irql, set_irql};
-use super::status::{
+use super::sync::SyncPtr;
+use crate::status::{
     STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_HANDLE, STATUS_INVALID_PARAMETER, STATUS_OBJECT_TYPE_MISMATCH,
     STATUS_SUCCESS,
 };
-use super::sync::SyncPtr;
 
 // ----- object types -----
 

@@ -3,10 +3,11 @@
 
 use crate::abi::{IRP, NTSTATUS, PVOID, SIZE_T, SOCKADDR, WSK_SOCKET};
 use crate::guard::guard_status;
+use crate::status::STATUS_INVALID_PARAMETER;
 use crate::wsk::buffers::{read_sockaddr, write_sockaddr};
 use crate::wsk::handle::{self, Socket};
 use crate::wsk::irp::Inline;
-use crate::wsk::{status_of, with_irp, STATUS_INVALID_PARAMETER};
+use crate::wsk::{status_of, with_irp};
 
 /// `WskControlSocket`.
 pub unsafe extern "C" fn control_socket(

@@ -12,9 +12,7 @@ use wsk_api::{ReceiveBuffer, SendBuffer};
 use wsk_core::addr::{self, AddressFamily};
 
 use crate::abi::{MDL, NTSTATUS, SOCKADDR, WSK_BUF};
-
-pub const STATUS_INVALID_PARAMETER: NTSTATUS = 0xC000_000D_u32 as i32;
-pub const STATUS_NOT_SUPPORTED: NTSTATUS = 0xC000_00BB_u32 as i32;
+use crate::status::{STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED};
 
 /// Longest MDL chain walked (a longer one is taken for a cycle).
 const MAX_CHAIN: usize = 1 << 20;

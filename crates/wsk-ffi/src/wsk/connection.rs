@@ -3,13 +3,12 @@
 
 use crate::abi::{CMSGHDR, IRP, NTSTATUS, SOCKADDR, WSK_BUF, WSK_DATA_INDICATION, WSK_SOCKET};
 use crate::guard::guard_status;
+use crate::status::{STATUS_BUFFER_OVERFLOW, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED};
 use crate::wsk::buffers::{read_sockaddr, write_sockaddr, Regions};
 use crate::wsk::handle::{self, Category, Socket};
 use crate::wsk::irp::Inline;
 use crate::wsk::irp::Irp as IrpRef;
-use crate::wsk::{
-    events, socket_for, status_of, with_irp, STATUS_BUFFER_OVERFLOW, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED,
-};
+use crate::wsk::{events, socket_for, status_of, with_irp};
 
 /// Looks up a connection socket for `f`; completes the IRP on failure.
 #[inline]

@@ -11,10 +11,11 @@ use wsk_core::consts::control::*;
 use wsk_core::consts::events::WSK_EVENT_DISABLE;
 
 use crate::abi::{IRP, NTSTATUS, PVOID, SIZE_T, WSK_SOCKET};
+use crate::status::{STATUS_BUFFER_TOO_SMALL, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED, STATUS_SUCCESS};
 use crate::wsk::handle::{self, Socket};
 use crate::wsk::irp::{Inline, Irp as IrpRef};
 use crate::wsk::provider::{event_control, finish};
-use crate::wsk::{status_of, STATUS_BUFFER_TOO_SMALL, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED, STATUS_SUCCESS};
+use crate::wsk::status_of;
 
 /// Reads a ULONG option value (`STATUS_INVALID_PARAMETER` if missing or short).
 unsafe fn read_ulong(size: SIZE_T, buffer: PVOID) -> Result<u32, NTSTATUS> {

@@ -9,8 +9,10 @@
 
 use crate::abi::{CMSGHDR, IRP, NTSTATUS, SOCKADDR, WSK_BUF, WSK_BUF_LIST, WSK_DATAGRAM_INDICATION, WSK_SOCKET};
 use crate::guard::guard_status;
-use crate::wsk::handle::{self, STATUS_INVALID_DEVICE_REQUEST};
-use crate::wsk::{with_irp, STATUS_INVALID_PARAMETER};
+use crate::status::STATUS_INVALID_DEVICE_REQUEST;
+use crate::status::STATUS_INVALID_PARAMETER;
+use crate::wsk::handle::{self};
+use crate::wsk::with_irp;
 
 /// A socket of another category than datagram/stream: the IRP completes with the answer.
 unsafe fn not_this_category(s: *mut WSK_SOCKET, irp: *mut IRP) -> NTSTATUS {

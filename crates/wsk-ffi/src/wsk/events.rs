@@ -24,15 +24,12 @@ use crate::abi::{
     MDL, NTSTATUS, PVOID, SOCKADDR, SOCKADDR_STORAGE, WSK_BUF, WSK_CLIENT_CONNECTION_DISPATCH,
     WSK_CLIENT_LISTEN_DISPATCH, WSK_DATA_INDICATION,
 };
+use crate::status::{
+    STATUS_DATA_NOT_ACCEPTED, STATUS_INVALID_PARAMETER, STATUS_PENDING, STATUS_REQUEST_NOT_ACCEPTED, STATUS_SUCCESS,
+};
 use crate::wsk::buffers::write_sockaddr;
 use crate::wsk::handle::{self, Socket};
 use crate::wsk::tables;
-
-const STATUS_SUCCESS: NTSTATUS = 0;
-const STATUS_PENDING: NTSTATUS = 0x103;
-const STATUS_DATA_NOT_ACCEPTED: NTSTATUS = 0xC000_021B_u32 as i32;
-const STATUS_REQUEST_NOT_ACCEPTED: NTSTATUS = 0xC000_00D0_u32 as i32;
-const STATUS_INVALID_PARAMETER: NTSTATUS = 0xC000_000D_u32 as i32;
 
 /// One element of an indicated chain: what the client sees first, then the buffer the
 /// element owns once retained.

@@ -18,12 +18,9 @@ use std::sync::Mutex;
 use wsk_api::{ConnectionSocket, ListenSocket};
 
 use crate::abi::{NTSTATUS, WSK_SOCKET};
+use crate::status::{STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_REQUEST, STATUS_INVALID_HANDLE};
 
 const _: () = assert!(std::mem::offset_of!(Slot, dispatch) == std::mem::offset_of!(WSK_SOCKET, Dispatch));
-
-pub const STATUS_INVALID_HANDLE: NTSTATUS = 0xC000_0008_u32 as i32;
-pub const STATUS_INVALID_DEVICE_REQUEST: NTSTATUS = 0xC000_0010_u32 as i32;
-pub const STATUS_INSUFFICIENT_RESOURCES: NTSTATUS = 0xC000_009A_u32 as i32;
 
 /// The socket categories (`WSK_FLAG_*_SOCKET`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -36,10 +36,7 @@ use wsk_api::Canceller;
 
 use crate::abi::{DEVICE_OBJECT, IRP, NTSTATUS, SL_PENDING_RETURNED};
 use crate::kernel::irp::{complete_request, complete_request_nested, IoAcquireCancelSpinLock, IoReleaseCancelSpinLock};
-
-pub const STATUS_SUCCESS: NTSTATUS = 0;
-pub const STATUS_PENDING: NTSTATUS = 0x103;
-pub const STATUS_INVALID_PARAMETER: NTSTATUS = 0xC000_000D_u32 as i32;
+use crate::status::STATUS_PENDING;
 
 const RUNNING: usize = 0;
 const RETURNED_PENDING: usize = 2;
@@ -221,7 +218,7 @@ impl Drop for IrpDone {
     fn drop(&mut self) {
         tracing::error!("libwsk: an IRP's operation ended without an outcome; completed with STATUS_INTERNAL_ERROR");
         // SAFETY: as for `finish`: this is the one completion.
-        unsafe { finish_irp(self.0, crate::guard::STATUS_INTERNAL_ERROR, 0) }
+        unsafe { finish_irp(self.0, crate::status::STATUS_INTERNAL_ERROR, 0) }
     }
 }
 

@@ -3,11 +3,12 @@
 
 use crate::abi::{IRP, NTSTATUS, PVOID, SOCKADDR, WSK_CLIENT_CONNECTION_DISPATCH, WSK_INSPECT_ID, WSK_SOCKET};
 use crate::guard::guard_status;
+use crate::status::STATUS_INVALID_PARAMETER;
 use crate::wsk::buffers::write_sockaddr;
 use crate::wsk::events::CConnectionEvents;
 use crate::wsk::handle::{self, Category, Socket};
 use crate::wsk::irp::Inline;
-use crate::wsk::{socket_for, tables, with_irp, STATUS_INVALID_PARAMETER};
+use crate::wsk::{socket_for, tables, with_irp};
 
 /// `WskAccept`: the next connection (FIFO among pending accepts); `Information` is the
 /// new socket; `LocalAddress`/`RemoteAddress` (optional) receive the addresses.

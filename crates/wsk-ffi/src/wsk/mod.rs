@@ -28,15 +28,9 @@ pub mod tables;
 use wsk_api::NtStatus;
 
 use crate::abi::{IRP, NTSTATUS, WSK_SOCKET};
+use crate::status::{STATUS_INVALID_PARAMETER, STATUS_SUCCESS};
 use handle::{Category, Handle};
 use irp::Irp;
-
-pub const STATUS_SUCCESS: NTSTATUS = 0;
-pub const STATUS_INVALID_PARAMETER: NTSTATUS = 0xC000_000D_u32 as i32;
-pub const STATUS_NOT_SUPPORTED: NTSTATUS = 0xC000_00BB_u32 as i32;
-pub const STATUS_NOT_IMPLEMENTED: NTSTATUS = 0xC000_0002_u32 as i32;
-pub const STATUS_BUFFER_OVERFLOW: NTSTATUS = 0x8000_0005_u32 as i32;
-pub const STATUS_BUFFER_TOO_SMALL: NTSTATUS = 0xC000_0023_u32 as i32;
 
 /// What `wsk run` reports of the WSK side when a driver unloads.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

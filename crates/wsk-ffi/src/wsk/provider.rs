@@ -12,16 +12,16 @@ use crate::abi::{
     WSK_CLIENT_LISTEN_DISPATCH, WSK_EVENT_CALLBACK_CONTROL, WSK_TRANSPORT,
 };
 use crate::guard::{guard, guard_status};
+use crate::status::{
+    STATUS_BUFFER_OVERFLOW, STATUS_INVALID_PARAMETER, STATUS_NOT_IMPLEMENTED, STATUS_NOT_SUPPORTED, STATUS_SUCCESS,
+};
 use crate::wsk::buffers::read_sockaddr;
 use crate::wsk::events::{CConnectionEvents, CListenEvents};
 use crate::wsk::handle::{self, Socket};
 use crate::wsk::irp::Inline;
 use crate::wsk::irp::Irp as IrpRef;
 use crate::wsk::registration::{client, NPI_WSK_INTERFACE_ID};
-use crate::wsk::{
-    tables, with_irp, STATUS_BUFFER_OVERFLOW, STATUS_INVALID_PARAMETER, STATUS_NOT_IMPLEMENTED, STATUS_NOT_SUPPORTED,
-    STATUS_SUCCESS,
-};
+use crate::wsk::{tables, with_irp};
 
 const SOCK_STREAM: u16 = 1;
 const IPPROTO_TCP: u32 = 6;
