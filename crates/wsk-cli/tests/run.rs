@@ -32,7 +32,7 @@ fn wsk() -> PathBuf {
 #[path = "../../wsk-ffi/tests/support/mod.rs"]
 mod support;
 
-use support::libwsk_dir;
+use support::{libwsk_dir, run_bounded, try_run_bounded};
 
 /// `target/<profile>`: where the `wsk` binary and libwsk.so are.
 fn profile_dir() -> PathBuf {
@@ -77,31 +77,6 @@ fn wsk_command(exe: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(exe);
     cmd.args(args).env_remove("WSK_LIBRARY").stdin(Stdio::null());
     cmd
-}
-
-/// Runs `cmd` to completion, or kills it after `limit` and panics; the error if it
-/// cannot be started.
-fn try_run_bounded(mut cmd: Command, limit: Duration) -> std::io::Result<Output> {
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let child = cmd.spawn()?;
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(output) => output,
-        Err(_) => {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            panic!("{cmd:?} did not finish within {limit:?} (killed)");
-        }
-    }
-}
-
-/// [`try_run_bounded`] for a command that must start.
-fn run_bounded(cmd: Command, limit: Duration) -> Output {
-    let shown = format!("{cmd:?}");
-    try_run_bounded(cmd, limit).unwrap_or_else(|e| panic!("cannot run {shown}: {e}"))
 }
 
 /// The text of a finished run, for assertions and failure messages.

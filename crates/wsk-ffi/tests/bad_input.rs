@@ -22,21 +22,17 @@ fn summary(out: &str) -> Option<(u64, u64)> {
 
 #[test]
 fn bad_input_suite() {
-    let exe = CBuild {
-        asan: true,
-        flags: vec!["-Wall".into(), "-Wextra".into(), "-Werror".into()],
-        ..CBuild::new(
-            "bad_input",
-            &[
-                "bad_input.c",
-                "bad_input_client.c",
-                "bad_input_dereg.c",
-                "bad_input_socket.c",
-                "bad_input_buf.c",
-                "bad_input_control.c",
-            ],
-        )
-    }
+    let exe = CBuild::strict_asan(
+        "bad_input",
+        &[
+            "bad_input.c",
+            "bad_input_client.c",
+            "bad_input_dereg.c",
+            "bad_input_socket.c",
+            "bad_input_buf.c",
+            "bad_input_control.c",
+        ],
+    )
     .build();
     let out = support::run_ok(&exe, &[], Duration::from_secs(120));
     let (cases, failed) = summary(&out).unwrap_or_else(|| panic!("no summary line in the output:\n{out}"));

@@ -34,10 +34,6 @@ const EXIT_TIMEOUT: Duration = Duration::from_secs(60);
 const IO_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// `-Wall -Wextra -Werror`: the examples are meant to build clean.
-fn warning_flags() -> Vec<String> {
-    vec!["-Wall".into(), "-Wextra".into(), "-Werror".into()]
-}
-
 fn examples_dir() -> PathBuf {
     support::repo().join("examples/c")
 }
@@ -48,7 +44,7 @@ fn echo_host() -> PathBuf {
     EXE.get_or_init(|| {
         CBuild {
             asan: true,
-            flags: warning_flags(),
+            flags: support::warning_flags(),
             sources: vec!["drvhost.c".into(), examples_dir().join("echo_driver.c")],
             ..CBuild::new("drvhost_echo_driver", &[])
         }
@@ -63,7 +59,7 @@ fn client_host() -> PathBuf {
     EXE.get_or_init(|| {
         CBuild {
             asan: true,
-            flags: warning_flags(),
+            flags: support::warning_flags(),
             sources: vec![
                 "drvhost.c".into(),
                 examples_dir().join("bsd_echo_client.c"),
@@ -97,7 +93,7 @@ fn driver_so(name: &str, sources: &[&str]) -> PathBuf {
     CBuild {
         shared: true,
         link_libwsk: false,
-        flags: warning_flags(),
+        flags: support::warning_flags(),
         sources: sources.iter().map(|s| examples_dir().join(s)).collect(),
         ..CBuild::new(name, &[])
     }

@@ -15,12 +15,7 @@ use support::CBuild;
 
 #[test]
 fn event_semantics_from_c() {
-    let exe = CBuild {
-        asan: true,
-        flags: vec!["-Wall".into(), "-Wextra".into(), "-Werror".into()],
-        ..CBuild::new("event_semantics", &["event_semantics.c"])
-    }
-    .build();
+    let exe = CBuild::strict_asan("event_semantics", &["event_semantics.c"]).build();
     let out = support::run_ok(&exe, &[], Duration::from_secs(120));
     assert!(out.contains("event_semantics: OK"), "{out}");
 }

@@ -52,14 +52,20 @@ fn compiler(cxx: bool) -> &'static str {
 /// pragma takes effect), so MSVC's `#pragma warning` in C++ code needs the command-line
 /// flag there. From g++ 13 on, the pragma in the headers is enough and is what is tested.
 fn cxx_extra_flags() -> Vec<String> {
-    let out = Command::new("g++").arg("-dumpversion").output().expect("run g++ -dumpversion");
-    let version = String::from_utf8_lossy(&out.stdout);
-    let major: u32 = version.trim().split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0);
-    if major < 13 {
-        vec!["-Wno-unknown-pragmas".into()]
-    } else {
-        Vec::new()
-    }
+    // Asked of g++ once per test binary.
+    static FLAGS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    FLAGS
+        .get_or_init(|| {
+            let out = Command::new("g++").arg("-dumpversion").output().expect("run g++ -dumpversion");
+            let version = String::from_utf8_lossy(&out.stdout);
+            let major: u32 = version.trim().split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0);
+            if major < 13 {
+                vec!["-Wno-unknown-pragmas".into()]
+            } else {
+                Vec::new()
+            }
+        })
+        .clone()
 }
 
 /// Compiles (`-c`, output discarded) `source` from `tests/c/` with `flags`.

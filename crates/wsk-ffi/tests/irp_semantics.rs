@@ -15,12 +15,7 @@ use support::CBuild;
 
 #[test]
 fn irp_semantics_from_c() {
-    let exe = CBuild {
-        asan: true,
-        flags: vec!["-Wall".into(), "-Wextra".into(), "-Werror".into()],
-        ..CBuild::new("irp_semantics", &["irp_semantics.c"])
-    }
-    .build();
+    let exe = CBuild::strict_asan("irp_semantics", &["irp_semantics.c"]).build();
     // A listener whose accept queue is full (backlog 0, one connection waiting): the host
     // drops further SYNs, so a connect to it pends until cancelled.
     let silent = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();

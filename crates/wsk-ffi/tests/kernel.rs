@@ -11,10 +11,7 @@ use support::CBuild;
 
 #[test]
 fn kernel_subset_from_c() {
-    let mut build = CBuild::new("kernel_test", &["kernel_test.c"]);
-    build.asan = true;
-    build.flags = vec!["-Wall".into(), "-Wextra".into(), "-Werror".into()];
-    let exe = build.build();
+    let exe = CBuild::strict_asan("kernel_test", &["kernel_test.c"]).build();
     let stdout = support::run_ok(&exe, &[], Duration::from_secs(60));
     assert!(stdout.contains("kernel_test: all"), "unexpected output:\n{stdout}");
 }

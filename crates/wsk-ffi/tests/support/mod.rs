@@ -63,6 +63,11 @@ pub fn cflags() -> Vec<String> {
     ]
 }
 
+/// `-Wall -Wextra -Werror`.
+pub fn warning_flags() -> Vec<String> {
+    vec!["-Wall".into(), "-Wextra".into(), "-Werror".into()]
+}
+
 /// What to build.
 #[derive(Clone, Debug, Default)]
 pub struct CBuild {
@@ -90,6 +95,12 @@ impl CBuild {
             link_libwsk: true,
             ..CBuild::default()
         }
+    }
+
+    /// [`CBuild::new`] with AddressSanitizer and UBSan, and warnings as errors
+    /// (`-Wall -Wextra -Werror`): how the C test programs are built.
+    pub fn strict_asan(name: &str, sources: &[&str]) -> CBuild {
+        CBuild { asan: true, flags: warning_flags(), ..CBuild::new(name, sources) }
     }
 
     /// Compiles and links; panics with the compiler's output on failure.
@@ -131,13 +142,14 @@ impl CBuild {
     }
 }
 
-/// Runs `cmd` to completion or kills it after `limit`; the output of a finished run.
-pub fn run_bounded(mut cmd: Command, limit: Duration) -> Output {
+/// Runs `cmd` to completion, or kills it after `limit` and panics; the error if it
+/// cannot be started. Sanitized programs stop at their first error (LeakSanitizer off:
+/// libwsk keeps process-wide pools); the settings do nothing to other programs.
+pub fn try_run_bounded(mut cmd: Command, limit: Duration) -> std::io::Result<Output> {
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    // ASan: report and stop at the first error; LeakSanitizer off (libwsk keeps process-wide pools).
     cmd.env("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0:halt_on_error=1");
     cmd.env("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1");
-    let child = cmd.spawn().expect("spawn test program");
+    let child = cmd.spawn()?;
     let pid = child.id();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -145,13 +157,19 @@ pub fn run_bounded(mut cmd: Command, limit: Duration) -> Output {
     });
     let start = Instant::now();
     match rx.recv_timeout(limit) {
-        Ok(out) => out.expect("wait for test program"),
+        Ok(out) => out,
         Err(_) => {
-            // SAFETY-free: kill through the command line tool to keep this file free of unsafe.
+            // Killed through the command line tool to keep this file free of unsafe.
             let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
             panic!("{:?} did not finish within {:?} (killed after {:?})", cmd, limit, start.elapsed());
         }
     }
+}
+
+/// [`try_run_bounded`] for a command that must start.
+pub fn run_bounded(cmd: Command, limit: Duration) -> Output {
+    let shown = format!("{cmd:?}");
+    try_run_bounded(cmd, limit).unwrap_or_else(|e| panic!("cannot run {shown}: {e}"))
 }
 
 /// Runs a test program and asserts it exited 0; returns its stdout.
