@@ -841,18 +841,6 @@ mod tests {
                 "pool tag 'Leak': 2 blocks, 200 bytes not freed (ExFreePoolWithTag)",
             ]
         );
-        assert!(leak_lines(&crate::wsk::WskLeaks::default(), &empty_kernel()).is_empty());
-    }
-
-    fn empty_kernel() -> kernel_leaks::KernelLeaks {
-        kernel_leaks::KernelLeaks {
-            irps: 0,
-            mdls: 0,
-            work_items: 0,
-            threads: 0,
-            devices: 0,
-            lookaside_lists: 0,
-            pool: Vec::new(),
-        }
+        assert!(leak_lines(&crate::wsk::WskLeaks::default(), &kernel_leaks::KernelLeaks::default()).is_empty());
     }
 }

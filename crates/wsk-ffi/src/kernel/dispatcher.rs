@@ -687,16 +687,6 @@ pub unsafe extern "C" fn KeWaitForSingleObject(
     })
 }
 
-/// Rust entry for the provider: waits for one object.
-///
-/// # Safety
-/// `object` points to a live, initialized event or thread object; `timeout` is NULL or
-/// readable.
-pub unsafe fn wait_for_single_object(object: PVOID, timeout: *mut i64) -> NTSTATUS {
-    // SAFETY: per the caller.
-    unsafe { KeWaitForSingleObject(object, 0, 0, 0, timeout) }
-}
-
 /// `KeWaitForMultipleObjects`: `WaitType` 0 = WaitAll (`STATUS_SUCCESS`), 1 = WaitAny
 /// (`STATUS_WAIT_0 + index`); `STATUS_TIMEOUT`; `STATUS_INVALID_PARAMETER` for a count of 0
 /// or more than 64, a NULL object, an unknown wait type, an object twice in a WaitAll.

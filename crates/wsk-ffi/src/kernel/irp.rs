@@ -18,14 +18,14 @@ use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 use std::sync::LazyLock;
 
 use crate::abi::{
-    BOOLEAN, CCHAR, CHAR, DEVICE_OBJECT, DISPATCH_LEVEL, IO_STACK_LOCATION, IO_TYPE_IRP, IRP, IRP_ALLOCATED_FIXED_SIZE,
+    BOOLEAN, CCHAR, CHAR, DEVICE_OBJECT, IO_STACK_LOCATION, IO_TYPE_IRP, IRP, IRP_ALLOCATED_FIXED_SIZE,
     IRP_QUOTA_CHARGED, KIRQL, NTSTATUS, PDRIVER_CANCEL, SL_INVOKE_ON_CANCEL, SL_INVOKE_ON_ERROR, SL_INVOKE_ON_SUCCESS,
     SL_PENDING_RETURNED, USHORT,
 };
 use crate::guard::guard;
 
 use super::dispatcher;
-use super::spinlock::{lower_irql, raise_irql};
+use super::spinlock::lower_irql;
 use super::sync::{RawLock, Registry};
 use crate::status::{nt_success, STATUS_MORE_PROCESSING_REQUIRED, STATUS_PENDING};
 
@@ -447,7 +447,7 @@ pub unsafe fn set_cancel_routine(irp: *mut IRP, routine: PDRIVER_CANCEL) -> PDRI
 
 /// Takes the cancel spin lock (raising to `DISPATCH_LEVEL`); returns the previous IRQL.
 pub fn acquire_cancel_lock() -> KIRQL {
-    let old = raise_irql(DISPATCH_LEVEL.max(super::spinlock::current_irql()));
+    let old = super::spinlock::raise_to_dpc();
     CANCEL_LOCK.lock();
     old
 }

@@ -33,19 +33,6 @@ pub struct KernelLeaks {
     pub pool: Vec<PoolTagLeak>,
 }
 
-impl KernelLeaks {
-    /// Whether nothing leaked.
-    pub fn is_empty(&self) -> bool {
-        self.irps == 0
-            && self.mdls == 0
-            && self.work_items == 0
-            && self.threads == 0
-            && self.devices == 0
-            && self.lookaside_lists == 0
-            && self.pool.is_empty()
-    }
-}
-
 /// What is alive now.
 pub fn snapshot() -> KernelLeaks {
     KernelLeaks {

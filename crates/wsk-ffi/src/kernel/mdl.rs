@@ -142,21 +142,6 @@ pub unsafe extern "C" fn IoAllocateMdl(
     })
 }
 
-/// Frees `mdl` if it came from `IoAllocateMdl`; false otherwise.
-///
-/// # Safety
-/// If registered, nothing uses the MDL any more.
-unsafe fn free_allocated(mdl: *mut MDL) -> bool {
-    match MDLS.remove(mdl as usize) {
-        Some(size) => {
-            // SAFETY: allocated by IoAllocateMdl with this layout.
-            unsafe { dealloc(mdl as *mut u8, Layout::from_size_align_unchecked(size, MDL_ALIGN)) };
-            true
-        }
-        None => false,
-    }
-}
-
 /// `IoFreeMdl`: frees an MDL from `IoAllocateMdl` (only that MDL, not its `Next`). Anything
 /// else is logged and ignored. Freeing an MDL whose pages are still locked is logged (a
 /// client bug on Windows) but done.
@@ -167,16 +152,17 @@ pub unsafe extern "C" fn IoFreeMdl(Mdl: *mut MDL) {
             kerror!("IoFreeMdl: Mdl is NULL; ignored");
             return;
         }
-        if !MDLS.contains(Mdl as usize) {
+        let Some(size) = MDLS.remove(Mdl as usize) else {
             kerror!("IoFreeMdl: {Mdl:p} is not an MDL from IoAllocateMdl, or was already freed (Windows would bug-check); ignored");
             return;
-        }
-        // SAFETY: a registered, hence live, MDL.
+        };
+        // SAFETY: it was registered, hence a live MDL allocated by IoAllocateMdl with this
+        // layout; unregistered now, so nobody else frees it.
         unsafe {
             if (*Mdl).MdlFlags & MDL_PAGES_LOCKED != 0 && (*Mdl).MdlFlags & MDL_PARTIAL == 0 {
                 kwarn!("IoFreeMdl: MDL {Mdl:p} still has its pages locked (call MmUnlockPages first)");
             }
-            free_allocated(Mdl);
+            dealloc(Mdl as *mut u8, Layout::from_size_align_unchecked(size, MDL_ALIGN));
         }
     })
 }

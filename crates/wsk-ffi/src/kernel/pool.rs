@@ -113,11 +113,6 @@ pub unsafe fn free(p: *mut c_void) -> Freed {
     }
 }
 
-/// The size of a live pool block (for callers that need it, e.g. lookaside checks).
-pub fn block_size(p: *const c_void) -> Option<usize> {
-    BLOCKS.with(p as usize, |b| b.size)
-}
-
 /// Live blocks per tag, sorted by tag.
 pub fn leaks_by_tag() -> Vec<PoolTagLeak> {
     let mut by_tag: BTreeMap<u32, (usize, usize)> = BTreeMap::new();
@@ -205,18 +200,20 @@ unsafe fn free_checked(name: &str, p: PVOID, tag: Option<u32>) {
         kerror!("{name}: P is NULL (Windows bug-checks: BAD_POOL_CALLER); ignored");
         return;
     }
-    if let (Some(expected), Some(actual)) = (tag, BLOCKS.with(p as usize, |b| b.tag)) {
-        if (expected ^ actual) & !PROTECTED_POOL != 0 {
-            kerror!(
-                "{name}: block {p:p} was allocated with tag '{}' ({actual:#010x}) but freed with tag '{}' ({expected:#010x}) (Windows bug-checks: BAD_POOL_CALLER); freed anyway",
-                tag_to_string(actual),
-                tag_to_string(expected)
-            );
-        }
-    }
     // SAFETY: per the caller.
-    if unsafe { free(p) } == Freed::Unknown {
-        kerror!("{name}: {p:p} is not a live pool block (never allocated, or already freed; Windows bug-checks: BAD_POOL_CALLER); ignored");
+    match unsafe { free(p) } {
+        Freed::Ok(actual) => {
+            if let Some(expected) = tag.filter(|&e| (e ^ actual) & !PROTECTED_POOL != 0) {
+                kerror!(
+                    "{name}: block {p:p} was allocated with tag '{}' ({actual:#010x}) but freed with tag '{}' ({expected:#010x}) (Windows bug-checks: BAD_POOL_CALLER); freed anyway",
+                    tag_to_string(actual),
+                    tag_to_string(expected)
+                );
+            }
+        }
+        Freed::Unknown => kerror!(
+            "{name}: {p:p} is not a live pool block (never allocated, or already freed; Windows bug-checks: BAD_POOL_CALLER); ignored"
+        ),
     }
 }
 

@@ -29,6 +29,16 @@ pub fn current_irql() -> KIRQL {
     IRQL.with(|c| c.get())
 }
 
+/// Raises the calling thread's IRQL to at least `DISPATCH_LEVEL` (what acquiring a spin
+/// lock does); returns the previous IRQL. One thread-local access.
+pub fn raise_to_dpc() -> KIRQL {
+    IRQL.with(|c| {
+        let old = c.get();
+        c.set(old.max(DISPATCH_LEVEL));
+        old
+    })
+}
+
 /// Sets the calling thread's IRQL without checks (for libwsk's own threads).
 pub fn set_irql(irql: KIRQL) {
     IRQL.with(|c| c.set(irql));
@@ -119,7 +129,7 @@ pub unsafe extern "C" fn KeLowerIrql(NewIrql: KIRQL) {
 #[no_mangle]
 pub unsafe extern "C" fn KeAcquireSpinLockRaiseToDpc(SpinLock: *mut KSPIN_LOCK) -> KIRQL {
     guard("KeAcquireSpinLockRaiseToDpc", PASSIVE_LEVEL, || {
-        let old = raise_irql(DISPATCH_LEVEL.max(current_irql()));
+        let old = raise_to_dpc();
         if SpinLock.is_null() {
             null_lock("KeAcquireSpinLockRaiseToDpc");
         } else {
@@ -193,7 +203,7 @@ pub unsafe extern "C" fn KeAcquireInStackQueuedSpinLock(
             kerror!("KeAcquireInStackQueuedSpinLock: LockHandle is NULL (Windows would crash); ignored");
             return;
         }
-        let old = raise_irql(DISPATCH_LEVEL.max(current_irql()));
+        let old = raise_to_dpc();
         // SAFETY: LockHandle is non-NULL: the client's KLOCK_QUEUE_HANDLE.
         unsafe {
             (*LockHandle).LockQueue.Next = std::ptr::null_mut();

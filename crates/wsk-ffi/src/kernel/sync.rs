@@ -261,11 +261,6 @@ impl<V> Registry<V> {
         self.shard(addr).contains_key(&addr)
     }
 
-    /// Runs `f` on the entry of `addr`, if there is one.
-    pub(crate) fn with<R>(&self, addr: usize, f: impl FnOnce(&mut V) -> R) -> Option<R> {
-        self.shard(addr).get_mut(&addr).map(f)
-    }
-
     pub(crate) fn len(&self) -> usize {
         self.shards.iter().map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).len()).sum()
     }

@@ -12,6 +12,7 @@ use wsk_api::{ReceiveBuffer, SendBuffer};
 use wsk_core::addr::{self, AddressFamily};
 
 use crate::abi::{MDL, NTSTATUS, SOCKADDR, WSK_BUF};
+use crate::kernel::mdl::mdl_address;
 use crate::status::{STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED};
 
 /// Longest MDL chain walked (a longer one is taken for a cycle).
@@ -30,15 +31,6 @@ pub struct Regions {
 // the client) until the operation completes; the provider accesses it from one thread
 // at a time.
 unsafe impl Send for Regions {}
-
-/// The data address an MDL describes.
-///
-/// # Safety
-/// `mdl` points to an initialized MDL.
-pub unsafe fn mdl_address(mdl: *const MDL) -> usize {
-    // SAFETY: the caller upholds this function's contract (see its docs).
-    unsafe { ((*mdl).StartVa as usize).wrapping_add((*mdl).ByteOffset as usize) }
-}
 
 impl Regions {
     /// Validates `buf` and maps its range.
@@ -89,7 +81,7 @@ impl Regions {
                 let count = (*m).ByteCount as usize;
                 let take = count.saturating_sub(off).min(remaining);
                 if take > 0 {
-                    let region = (mdl_address(m).wrapping_add(off), take);
+                    let region = ((mdl_address(m) as usize).wrapping_add(off), take);
                     if have_first {
                         out.rest.push(region);
                     } else {

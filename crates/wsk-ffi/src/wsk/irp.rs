@@ -34,8 +34,11 @@ use std::sync::{mpsc, Arc, Mutex, OnceLock};
 
 use wsk_api::Canceller;
 
-use crate::abi::{DEVICE_OBJECT, IRP, NTSTATUS, SL_PENDING_RETURNED};
-use crate::kernel::irp::{complete_request, complete_request_nested, IoAcquireCancelSpinLock, IoReleaseCancelSpinLock};
+use crate::abi::{DEVICE_OBJECT, IRP, NTSTATUS};
+use crate::kernel::irp::{
+    complete_request, complete_request_nested, mark_pending, set_next_stack_location, IoAcquireCancelSpinLock,
+    IoReleaseCancelSpinLock,
+};
 use crate::status::STATUS_PENDING;
 
 const RUNNING: usize = 0;
@@ -170,8 +173,7 @@ impl Call<'_> {
                     }
                 }
             }
-            let loc = (*irp).Tail.CurrentStackLocation;
-            (*loc).Control |= SL_PENDING_RETURNED;
+            mark_pending(irp);
             // (Set before the store: `Drop` must not touch the IRP after it.)
             self.returned = true;
             // The last access to the IRP: from here the completion may free it.
@@ -189,7 +191,7 @@ impl Drop for Call<'_> {
         if !self.returned && !self.inline.done.get() {
             // SAFETY: as in `returned`: the IRP is still the provider's until the store.
             unsafe {
-                (*(*self.irp).Tail.CurrentStackLocation).Control |= SL_PENDING_RETURNED;
+                mark_pending(self.irp);
                 state(self.irp).store(RETURNED_PENDING, Ordering::Release);
             }
         }
@@ -280,7 +282,7 @@ unsafe fn complete_inline(irp: *mut IRP) -> NTSTATUS {
         if complete_request_nested(irp, MAX_INLINE_DEPTH) {
             return status;
         }
-        (*(*irp).Tail.CurrentStackLocation).Control |= SL_PENDING_RETURNED;
+        mark_pending(irp);
         defer(irp);
         STATUS_PENDING
     }
@@ -308,15 +310,6 @@ fn defer(irp: *mut IRP) {
     if sent.is_err() {
         // SAFETY: as above; no completion thread: complete here after all.
         unsafe { complete_request(irp) };
-    }
-}
-
-/// `IoSetNextIrpStackLocation`.
-unsafe fn set_next_stack_location(irp: *mut IRP) {
-    // SAFETY: the caller upholds this function's contract (see its docs).
-    unsafe {
-        (*irp).CurrentLocation -= 1;
-        (*irp).Tail.CurrentStackLocation = (*irp).Tail.CurrentStackLocation.sub(1);
     }
 }
 
