@@ -165,7 +165,7 @@ static STATE: Mutex<State> = Mutex::new(State { run: 0, stop: false, entry: None
 static CHANGED: Condvar = Condvar::new();
 
 fn lock() -> MutexGuard<'static, State> {
-    STATE.lock().unwrap_or_else(PoisonError::into_inner)
+    crate::kernel::sync::lock(&STATE)
 }
 
 /// Changes the state (only if `run` is still the current run, when given) and wakes the waiter.

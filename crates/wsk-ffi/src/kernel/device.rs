@@ -37,7 +37,7 @@ struct Device {
 static DEVICES: Mutex<BTreeMap<usize, Device>> = Mutex::new(BTreeMap::new());
 
 fn devices() -> std::sync::MutexGuard<'static, BTreeMap<usize, Device>> {
-    DEVICES.lock().unwrap_or_else(|e| e.into_inner())
+    crate::kernel::sync::lock(&DEVICES)
 }
 
 /// Device objects created and not deleted.

@@ -71,7 +71,7 @@ const _: () = assert!(std::mem::size_of::<Lookaside>() <= std::mem::size_of::<LO
 static LISTS: Mutex<BTreeSet<usize>> = Mutex::new(BTreeSet::new());
 
 fn lists() -> MutexGuard<'static, BTreeSet<usize>> {
-    LISTS.lock().unwrap_or_else(|e| e.into_inner())
+    crate::kernel::sync::lock(&LISTS)
 }
 
 /// Lookaside lists initialized and not deleted.

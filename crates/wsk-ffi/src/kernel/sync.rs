@@ -8,6 +8,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+/// Locks a mutex, ignoring poisoning: a panic in another holder (caught at libwsk's FFI
+/// boundary) must not make every later call fail; the data stays consistent because each
+/// holder finishes its update before anything can panic.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 // ----- futex -----
 
 /// Why [`futex_wait`] returned.
@@ -246,7 +253,7 @@ impl<V> Registry<V> {
 
     fn shard(&self, addr: usize) -> MutexGuard<'_, AddrMap<V>> {
         let i = ((addr as u64 >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize % SHARDS;
-        self.shards[i].lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.shards[i])
     }
 
     pub(crate) fn insert(&self, addr: usize, v: V) -> Option<V> {
@@ -262,13 +269,13 @@ impl<V> Registry<V> {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).len()).sum()
+        self.shards.iter().map(|s| lock(s).len()).sum()
     }
 
     /// Visits every entry (shard by shard; not an atomic snapshot of all shards).
     pub(crate) fn for_each(&self, mut f: impl FnMut(usize, &V)) {
         for s in self.shards.iter() {
-            for (k, v) in s.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            for (k, v) in lock(s).iter() {
                 f(*k, v);
             }
         }

@@ -29,12 +29,13 @@
 //! `PsTerminateSystemThread`: a driver that waits for its thread's object before unloading
 //! knows the thread is out of its code.
 
+use super::sync::lock;
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::c_void;
 use std::ptr::{addr_of_mut, null_mut};
 use std::sync::atomic::{AtomicI32, AtomicIsize, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 
 use crate::abi::{
     CLIENT_ID, DISPATCHER_HEADER, HANDLE, KPROCESSOR_MODE, LIST_ENTRY, NTSTATUS, OBJECT_HANDLE_INFORMATION,
@@ -100,10 +101,6 @@ static NEXT_HANDLE: AtomicUsize = AtomicUsize::new(0x104);
 static NEXT_THREAD_ID: AtomicUsize = AtomicUsize::new(0x1000);
 /// System threads whose thread has not ended.
 static RUNNING_SYSTEM_THREADS: AtomicUsize = AtomicUsize::new(0);
-
-fn lock<T>(m: &'static Mutex<T>) -> MutexGuard<'static, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// System threads from `PsCreateSystemThread` still running.
 pub fn running_system_threads() -> usize {

@@ -11,9 +11,10 @@
 //! bug-checks). Freeing an item that is still queued is logged; it is freed once its
 //! routine has been started. A queued item holds a reference on its device object.
 
+use super::sync::lock;
 use std::collections::{BTreeMap, VecDeque};
 use std::ptr::null_mut;
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::abi::{DEVICE_OBJECT, PASSIVE_LEVEL, PVOID};
@@ -62,10 +63,6 @@ static QUEUE: Mutex<Queue> = Mutex::new(Queue { jobs: VecDeque::new(), workers: 
 static WORK: Condvar = Condvar::new();
 /// Signalled when a job finishes.
 static DONE: Condvar = Condvar::new();
-
-fn lock<T>(m: &'static Mutex<T>) -> MutexGuard<'static, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// Work items allocated and not freed.
 pub fn live_work_items() -> usize {

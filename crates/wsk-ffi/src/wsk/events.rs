@@ -56,7 +56,7 @@ enum Held {
 static ELEMENTS: Mutex<Option<HashMap<usize, Held>>> = Mutex::new(None);
 
 fn elements_table() -> MutexGuard<'static, Option<HashMap<usize, Held>>> {
-    ELEMENTS.lock().unwrap_or_else(|e| e.into_inner())
+    crate::kernel::sync::lock(&ELEMENTS)
 }
 
 /// Retained indication elements not yet released (for the leak report).

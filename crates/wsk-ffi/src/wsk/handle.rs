@@ -92,7 +92,7 @@ static CHUNKS: [AtomicPtr<Slot>; MAX_CHUNKS] = [const { AtomicPtr::new(std::ptr:
 static CHUNK_COUNT: AtomicUsize = AtomicUsize::new(0);
 
 fn arena() -> std::sync::MutexGuard<'static, Arena> {
-    ARENA.lock().unwrap_or_else(|e| e.into_inner())
+    crate::kernel::sync::lock(&ARENA)
 }
 
 /// Makes a handle for `socket` with the given provider dispatch table; `missing_events`

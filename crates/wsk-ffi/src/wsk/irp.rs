@@ -306,7 +306,7 @@ fn defer(irp: *mut IRP) {
             .expect("start the completion thread");
         Mutex::new(tx)
     });
-    let sent = queue.lock().unwrap_or_else(|e| e.into_inner()).send(irp as usize);
+    let sent = crate::kernel::sync::lock(queue).send(irp as usize);
     if sent.is_err() {
         // SAFETY: as above; no completion thread: complete here after all.
         unsafe { complete_request(irp) };

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use wsk_api::{ProviderNpi, Registration, Wait};
 
@@ -90,9 +90,7 @@ struct Tables {
 
 static TABLES: Mutex<Option<Tables>> = Mutex::new(None);
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+use crate::kernel::sync::lock;
 
 fn with_tables<T>(f: impl FnOnce(&mut Tables) -> T) -> T {
     f(lock(&TABLES).get_or_insert_with(Tables::default))
