@@ -4,7 +4,7 @@
 use crate::abi::{IRP, NTSTATUS, PVOID, SIZE_T, SOCKADDR, WSK_SOCKET};
 use crate::guard::guard_status;
 use crate::status::STATUS_INVALID_PARAMETER;
-use crate::wsk::buffers::{read_sockaddr, write_sockaddr};
+use crate::wsk::buffers::{address_arg, write_sockaddr};
 use crate::wsk::handle::{self, Socket};
 use crate::wsk::irp::Inline;
 use crate::wsk::{status_of, with_irp};
@@ -83,10 +83,7 @@ pub unsafe extern "C" fn bind(
                 Ok(s) => s,
                 Err(e) => return irp.fail(e),
             };
-            if Flags != 0 {
-                return irp.fail(STATUS_INVALID_PARAMETER);
-            }
-            let addr = match read_sockaddr(LocalAddress) {
+            let addr = match address_arg(Flags, LocalAddress) {
                 Ok(a) => a,
                 Err(e) => return irp.fail(e),
             };

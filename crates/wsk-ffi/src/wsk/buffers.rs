@@ -171,6 +171,19 @@ pub unsafe fn read_sockaddr(p: *const SOCKADDR) -> Result<SocketAddr, NTSTATUS> 
     }
 }
 
+/// The address argument of WskBind / WskConnect / WskConnectEx, with their reserved
+/// `Flags` (which must be 0): `STATUS_INVALID_PARAMETER` for flags, else as [`read_sockaddr`].
+///
+/// # Safety
+/// As for [`read_sockaddr`].
+pub unsafe fn address_arg(flags: u32, p: *const SOCKADDR) -> Result<SocketAddr, NTSTATUS> {
+    if flags != 0 {
+        return Err(STATUS_INVALID_PARAMETER);
+    }
+    // SAFETY: per the caller.
+    unsafe { read_sockaddr(p) }
+}
+
 /// Writes `addr` as a Windows SOCKADDR at `p` (NULL: nothing written).
 ///
 /// # Safety

@@ -4,7 +4,7 @@
 use crate::abi::{CMSGHDR, IRP, NTSTATUS, SOCKADDR, WSK_BUF, WSK_DATA_INDICATION, WSK_SOCKET};
 use crate::guard::guard_status;
 use crate::status::{STATUS_BUFFER_OVERFLOW, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED};
-use crate::wsk::buffers::{read_sockaddr, write_sockaddr, Regions};
+use crate::wsk::buffers::{address_arg, write_sockaddr, Regions};
 use crate::wsk::handle::{self, Category, Socket};
 use crate::wsk::irp::Inline;
 use crate::wsk::irp::Irp as IrpRef;
@@ -41,10 +41,7 @@ pub unsafe extern "C" fn connect(
     // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
     guard_status("WskConnect", || unsafe {
         with_connection(Irp, Socket, |irp, c| {
-            if Flags != 0 {
-                return irp.fail(STATUS_INVALID_PARAMETER);
-            }
-            let addr = match read_sockaddr(RemoteAddress) {
+            let addr = match address_arg(Flags, RemoteAddress) {
                 Ok(a) => a,
                 Err(e) => return irp.fail(e),
             };
@@ -68,10 +65,7 @@ pub unsafe extern "C" fn connect_ex(
     // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
     guard_status("WskConnectEx", || unsafe {
         with_connection(Irp, Socket, |irp, c| {
-            if Flags != 0 {
-                return irp.fail(STATUS_INVALID_PARAMETER);
-            }
-            let addr = match read_sockaddr(RemoteAddress) {
+            let addr = match address_arg(Flags, RemoteAddress) {
                 Ok(a) => a,
                 Err(e) => return irp.fail(e),
             };
