@@ -82,7 +82,7 @@ impl<T> Drop for Completer<T> {
 #[must_use = "an Op carries the operation's result: await it, wait() on it, then() it, or detach() it"]
 pub struct Op<T> {
     slot: Arc<Mutex<Slot<T>>>,
-    cancel: Option<(Weak<SocketShared>, OpId)>,
+    cancel: Option<Canceller>,
 }
 
 impl<T: Send + 'static> Op<T> {
@@ -122,30 +122,26 @@ impl<T: Send + 'static> Op<T> {
 
     /// Makes `cancel` cancel the operation `canceller` names (one the op is built on).
     pub(crate) fn with_canceller(mut self, canceller: Option<Canceller>) -> Self {
-        self.cancel = canceller.map(|c| (c.socket, c.id));
+        self.cancel = canceller;
         self
     }
 
-    pub(crate) fn cancellable(mut self, socket: &Arc<SocketShared>, id: OpId) -> Self {
-        self.cancel = Some((Arc::downgrade(socket), id));
-        self
+    pub(crate) fn cancellable(self, socket: &Arc<SocketShared>, id: OpId) -> Self {
+        self.with_canceller(Some(Canceller::new(socket, id)))
     }
 
     /// Cancels the operation if it is still pending (`IoCancelIrp`): it then completes
     /// with `STATUS_CANCELLED` — except a receive that already took bytes, which completes
     /// successfully with them so nothing is lost. Returns whether a pending operation was found.
     pub fn cancel(&self) -> bool {
-        match &self.cancel {
-            Some((socket, id)) => socket.upgrade().is_some_and(|s| s.cancel(*id)),
-            None => false,
-        }
+        self.cancel.as_ref().is_some_and(Canceller::cancel)
     }
 
     /// A handle that cancels this operation later (`IoCancelIrp`), usable after the op
     /// was handed to [`Op::then`]. `None` when the operation can no longer be cancelled
     /// (it completed synchronously, or it is not cancellable).
     pub fn canceller(&self) -> Option<Canceller> {
-        self.cancel.as_ref().map(|(socket, id)| Canceller { socket: socket.clone(), id: *id })
+        self.cancel.clone()
     }
 
     /// Lets the operation run on without waiting for it; its result is discarded.
