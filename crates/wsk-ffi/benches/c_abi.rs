@@ -286,9 +286,11 @@ fn median(v: &mut [f64]) -> f64 {
 // ---------------------------------------------------------------------------------
 // Building and running the C side
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
-}
+/// The C-ABI tests' helpers: the repository root and libwsk built by a nested cargo.
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use support::{libwsk_dir as build_libwsk, repo};
 
 /// `target/<profile>`: the bench binary runs from `target/<profile>/deps`.
 fn profile_dir() -> PathBuf {
@@ -296,18 +298,11 @@ fn profile_dir() -> PathBuf {
     exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<bench>").to_path_buf()
 }
 
-/// Builds libwsk in the bench's profile (release under `cargo bench`) with a nested cargo
-/// (as `tests/support` does; a no-op when up to date), then compiles `send.c` against it
-/// with -O2; returns the program.
+/// Builds libwsk in the bench's profile (release under `cargo bench`; see
+/// `tests/support`), then compiles `send.c` against it with -O2 (not through `CBuild`,
+/// whose debugging flags would change the figures); returns the program.
 fn build_c_program() -> PathBuf {
-    let dir = profile_dir();
-    let mut cargo = Command::new(env!("CARGO"));
-    cargo.args(["build", "--quiet", "-p", "wsk-ffi", "--lib"]).current_dir(repo());
-    if dir.file_name().is_some_and(|n| n == "release") {
-        cargo.arg("--release");
-    }
-    assert!(cargo.status().expect("run cargo").success(), "building libwsk failed");
-    assert!(dir.join("libwsk.so").exists(), "no libwsk.so in {}", dir.display());
+    let dir = build_libwsk();
 
     let out_dir = dir.join("c_abi");
     std::fs::create_dir_all(&out_dir).expect("output directory");

@@ -61,8 +61,6 @@ struct Lookaside {
     allocate: usize,
     /// `FreeFn` / `FreeExFn`, or 0 for the pool.
     free: usize,
-    total_allocates: u64,
-    allocate_misses: u64,
 }
 
 const _: () = assert!(std::mem::size_of::<Lookaside>() <= std::mem::size_of::<LOOKASIDE_STORAGE>());
@@ -123,8 +121,6 @@ unsafe fn init<A: Copy, F: Copy>(
                 pool_type,
                 allocate: fn_addr(allocate),
                 free: fn_addr(free),
-                total_allocates: 0,
-                allocate_misses: 0,
             })
         };
         lists().insert(storage as usize);
@@ -234,14 +230,11 @@ unsafe fn allocate_from(name: &'static str, storage: *mut LOOKASIDE_STORAGE, fla
             let src = source(l);
             let lock = lock_of(l);
             lock_word(lock);
-            (*l).total_allocates += 1;
             let block = (*l).head;
             if !block.is_null() {
                 // Cached blocks link through their first word.
                 (*l).head = (block as *mut *mut c_void).read();
                 (*l).cached -= 1;
-            } else {
-                (*l).allocate_misses += 1;
             }
             unlock_word(lock);
             if !block.is_null() {
