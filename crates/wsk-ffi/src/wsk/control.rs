@@ -44,13 +44,9 @@ pub unsafe fn control_socket(
 ) -> NTSTATUS {
     // SAFETY: the caller upholds this function's contract (see its docs).
     unsafe {
-        let irp = if irp.is_null() {
-            None
-        } else {
-            match IrpRef::check(irp) {
-                Some(i) => Some(i),
-                None => return STATUS_INVALID_PARAMETER,
-            }
+        let irp = match IrpRef::check_optional(irp) {
+            Ok(irp) => irp,
+            Err(e) => return e,
         };
         let sock = match handle::get(s) {
             Ok(s) => s,

@@ -39,7 +39,7 @@ use crate::kernel::irp::{
     complete_request, complete_request_nested, mark_pending, set_next_stack_location, IoAcquireCancelSpinLock,
     IoReleaseCancelSpinLock,
 };
-use crate::status::STATUS_PENDING;
+use crate::status::{STATUS_INVALID_PARAMETER, STATUS_PENDING};
 
 const RUNNING: usize = 0;
 const RETURNED_PENDING: usize = 2;
@@ -95,6 +95,20 @@ impl Irp {
             }
             Some(Irp(irp))
         }
+    }
+
+    /// [`Irp::check`] for functions whose IRP is optional (WskControlSocket,
+    /// WskControlClient): `Ok(None)` for NULL, `Err(STATUS_INVALID_PARAMETER)` for an IRP
+    /// without a free stack location (left untouched).
+    ///
+    /// # Safety
+    /// As for [`Irp::check`].
+    pub unsafe fn check_optional(irp: *mut IRP) -> Result<Option<Irp>, NTSTATUS> {
+        if irp.is_null() {
+            return Ok(None);
+        }
+        // SAFETY: per the caller.
+        unsafe { Irp::check(irp) }.map(Some).ok_or(STATUS_INVALID_PARAMETER)
     }
 
     /// The raw IRP.

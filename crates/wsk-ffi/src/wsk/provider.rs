@@ -210,13 +210,9 @@ pub unsafe extern "C" fn control_client(
     // SAFETY: the caller passes WskControlClient's arguments under the WSK contract; each pointer
     // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
     guard_status("WskControlClient", || unsafe {
-        let irp = if Irp.is_null() {
-            None
-        } else {
-            match IrpRef::check(Irp) {
-                Some(i) => Some(i),
-                None => return STATUS_INVALID_PARAMETER,
-            }
+        let irp = match IrpRef::check_optional(Irp) {
+            Ok(irp) => irp,
+            Err(e) => return e,
         };
         let client = match client(Client).and_then(|c| c.check_ready().map(|()| c)) {
             Ok(c) => c,
