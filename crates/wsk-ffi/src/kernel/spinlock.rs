@@ -104,6 +104,32 @@ fn null_lock(name: &str) {
     kerror!("{name}: SpinLock is NULL (Windows would crash); ignored");
 }
 
+/// [`acquire`] of a client's lock; a NULL one is logged and ignored (Windows would crash).
+///
+/// # Safety
+/// `lock` is NULL or the client's live `KSPIN_LOCK`.
+unsafe fn acquire_checked(name: &str, lock: *mut KSPIN_LOCK) {
+    if lock.is_null() {
+        null_lock(name);
+    } else {
+        // SAFETY: non-NULL; per the caller.
+        unsafe { acquire(lock) };
+    }
+}
+
+/// [`release`] of a client's lock; a NULL one is logged and ignored.
+///
+/// # Safety
+/// `lock` is NULL or the client's live `KSPIN_LOCK`, held by the caller.
+unsafe fn release_checked(name: &str, lock: *mut KSPIN_LOCK) {
+    if lock.is_null() {
+        null_lock(name);
+    } else {
+        // SAFETY: non-NULL; per the caller.
+        unsafe { release(lock) };
+    }
+}
+
 #[no_mangle]
 pub unsafe extern "C" fn KeGetCurrentIrql() -> KIRQL {
     guard("KeGetCurrentIrql", PASSIVE_LEVEL, current_irql)
@@ -130,12 +156,8 @@ pub unsafe extern "C" fn KeLowerIrql(NewIrql: KIRQL) {
 pub unsafe extern "C" fn KeAcquireSpinLockRaiseToDpc(SpinLock: *mut KSPIN_LOCK) -> KIRQL {
     guard("KeAcquireSpinLockRaiseToDpc", PASSIVE_LEVEL, || {
         let old = raise_to_dpc();
-        if SpinLock.is_null() {
-            null_lock("KeAcquireSpinLockRaiseToDpc");
-        } else {
-            // SAFETY: non-NULL; the client passes its KSPIN_LOCK.
-            unsafe { acquire(SpinLock) };
-        }
+        // SAFETY: the client passes its KSPIN_LOCK (or NULL).
+        unsafe { acquire_checked("KeAcquireSpinLockRaiseToDpc", SpinLock) };
         old
     })
 }
@@ -144,12 +166,8 @@ pub unsafe extern "C" fn KeAcquireSpinLockRaiseToDpc(SpinLock: *mut KSPIN_LOCK) 
 #[no_mangle]
 pub unsafe extern "C" fn KeReleaseSpinLock(SpinLock: *mut KSPIN_LOCK, NewIrql: KIRQL) {
     guard("KeReleaseSpinLock", (), || {
-        if SpinLock.is_null() {
-            null_lock("KeReleaseSpinLock");
-        } else {
-            // SAFETY: non-NULL; the client holds this lock.
-            unsafe { release(SpinLock) };
-        }
+        // SAFETY: the client holds this KSPIN_LOCK (or passes NULL).
+        unsafe { release_checked("KeReleaseSpinLock", SpinLock) };
         lower_irql(NewIrql);
     })
 }
@@ -159,24 +177,16 @@ pub unsafe extern "C" fn KeReleaseSpinLock(SpinLock: *mut KSPIN_LOCK, NewIrql: K
 #[no_mangle]
 pub unsafe extern "C" fn KeAcquireSpinLockAtDpcLevel(SpinLock: *mut KSPIN_LOCK) {
     guard("KeAcquireSpinLockAtDpcLevel", (), || {
-        if SpinLock.is_null() {
-            null_lock("KeAcquireSpinLockAtDpcLevel");
-        } else {
-            // SAFETY: non-NULL; the client passes its KSPIN_LOCK.
-            unsafe { acquire(SpinLock) };
-        }
+        // SAFETY: the client passes its KSPIN_LOCK (or NULL).
+        unsafe { acquire_checked("KeAcquireSpinLockAtDpcLevel", SpinLock) };
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn KeReleaseSpinLockFromDpcLevel(SpinLock: *mut KSPIN_LOCK) {
     guard("KeReleaseSpinLockFromDpcLevel", (), || {
-        if SpinLock.is_null() {
-            null_lock("KeReleaseSpinLockFromDpcLevel");
-        } else {
-            // SAFETY: non-NULL; the client holds this lock.
-            unsafe { release(SpinLock) };
-        }
+        // SAFETY: the client holds this KSPIN_LOCK (or passes NULL).
+        unsafe { release_checked("KeReleaseSpinLockFromDpcLevel", SpinLock) };
     })
 }
 
@@ -210,12 +220,8 @@ pub unsafe extern "C" fn KeAcquireInStackQueuedSpinLock(
             (*LockHandle).LockQueue.Lock = SpinLock;
             (*LockHandle).OldIrql = old;
         }
-        if SpinLock.is_null() {
-            null_lock("KeAcquireInStackQueuedSpinLock");
-        } else {
-            // SAFETY: non-NULL; the client passes its KSPIN_LOCK.
-            unsafe { acquire(SpinLock) };
-        }
+        // SAFETY: the client passes its KSPIN_LOCK (or NULL).
+        unsafe { acquire_checked("KeAcquireInStackQueuedSpinLock", SpinLock) };
     })
 }
 
@@ -251,12 +257,8 @@ pub unsafe extern "C" fn KeAcquireInStackQueuedSpinLockAtDpcLevel(
                 (*LockHandle).OldIrql = current_irql();
             }
         }
-        if SpinLock.is_null() {
-            null_lock("KeAcquireInStackQueuedSpinLockAtDpcLevel");
-        } else {
-            // SAFETY: non-NULL; the client passes its KSPIN_LOCK.
-            unsafe { acquire(SpinLock) };
-        }
+        // SAFETY: the client passes its KSPIN_LOCK (or NULL).
+        unsafe { acquire_checked("KeAcquireInStackQueuedSpinLockAtDpcLevel", SpinLock) };
     })
 }
 
