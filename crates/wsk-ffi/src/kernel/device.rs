@@ -81,14 +81,9 @@ unsafe fn name_of(s: *const UNICODE_STRING) -> Option<Vec<u16>> {
     if s.is_null() {
         return None;
     }
-    // SAFETY: per the caller; Length is in bytes.
-    unsafe {
-        let len = (*s).Length as usize / 2;
-        if (*s).Buffer.is_null() || len == 0 {
-            return None;
-        }
-        Some(std::slice::from_raw_parts((*s).Buffer, len).to_vec())
-    }
+    // SAFETY: per the caller.
+    let name = unsafe { super::rtl::chars(s) };
+    (!name.is_empty()).then(|| name.to_vec())
 }
 
 /// `IoCreateDevice`: a device object with a zeroed extension of `DeviceExtensionSize`

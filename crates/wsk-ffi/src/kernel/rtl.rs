@@ -167,7 +167,7 @@ fn upcase(c: u16) -> u16 {
 ///
 /// # Safety
 /// `s` points to a valid `UNICODE_STRING`.
-unsafe fn chars<'a>(s: *const UNICODE_STRING) -> &'a [u16] {
+pub(super) unsafe fn chars<'a>(s: *const UNICODE_STRING) -> &'a [u16] {
     // SAFETY: per the caller.
     unsafe {
         let n = (*s).Length as usize / 2;
