@@ -221,33 +221,21 @@ fn run(path: &Path, run_for: Option<Duration>, unload_timeout: Duration) -> c_in
     code
 }
 
-fn run_driver(path: &Path, shown: &str, run: u64, run_for: Option<Duration>, unload_timeout: Duration) -> c_int {
-    // 1. Checks before loading.
-    if let Err(message) = libwsk_is_global() {
-        fail(&message);
-        return EXIT_CANNOT_LOAD;
+/// Steps 1 and 2 of a run: the checks before loading (libwsk global, an ELF shared
+/// object, every imported routine provided), then loading; the driver's `DriverEntry`,
+/// or the one-line reason it cannot be loaded.
+fn prepare(path: &Path, shown: &str) -> Result<DriverEntryFn, String> {
+    libwsk_is_global()?;
+    let image = inspect(path, shown)?;
+    let missing = missing_routines(&image, shown)?;
+    if !missing.is_empty() {
+        return Err(format!("{shown} needs routines wsk does not provide: {}", missing.join(", ")));
     }
-    let image = match inspect(path, shown) {
-        Ok(image) => image,
-        Err(message) => {
-            fail(&message);
-            return EXIT_CANNOT_LOAD;
-        }
-    };
-    match missing_routines(&image, shown) {
-        Ok(missing) if missing.is_empty() => {}
-        Ok(missing) => {
-            fail(&format!("{shown} needs routines wsk does not provide: {}", missing.join(", ")));
-            return EXIT_CANNOT_LOAD;
-        }
-        Err(message) => {
-            fail(&message);
-            return EXIT_CANNOT_LOAD;
-        }
-    }
+    load(&image.path, shown)
+}
 
-    // 2. Load.
-    let entry = match load(&image.path, shown) {
+fn run_driver(path: &Path, shown: &str, run: u64, run_for: Option<Duration>, unload_timeout: Duration) -> c_int {
+    let entry = match prepare(path, shown) {
         Ok(entry) => entry,
         Err(message) => {
             fail(&message);
