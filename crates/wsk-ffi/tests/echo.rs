@@ -14,17 +14,18 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::ops::Deref;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc::channel;
+use std::sync::{Arc, OnceLock};
+use std::thread;
+use std::time::Duration;
 
-use support::CBuild;
+use support::{CBuild, Spawned};
 
 /// How long a driver may take to print an expected line (ASan, a shared 2-core machine).
 const LINE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -100,15 +101,16 @@ fn driver_so(name: &str, sources: &[&str]) -> PathBuf {
     .build()
 }
 
-/// A driver running in drvhost or under `wsk run`. Its stdout and stderr lines arrive on one channel (and
-/// are kept for failure messages); dropping it kills the process.
-struct Driver {
-    name: &'static str,
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
-    log: Arc<Mutex<Vec<String>>>,
-    readers: Vec<JoinHandle<()>>,
+/// A driver running in drvhost or under `wsk run`: a [`Spawned`] with its stdin piped
+/// (for drvhost's "unload"), waiting LINE_TIMEOUT for each line.
+struct Driver(Spawned);
+
+impl Deref for Driver {
+    type Target = Spawned;
+
+    fn deref(&self) -> &Spawned {
+        &self.0
+    }
 }
 
 impl Driver {
@@ -125,103 +127,27 @@ impl Driver {
     }
 
     fn spawn(name: &'static str, mut cmd: Command, env: &[(&str, String)]) -> Driver {
-        cmd.envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .env("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0:halt_on_error=1")
-            .env("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("{name}: cannot start {cmd:?}: {e}"));
-        let (tx, lines) = channel();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let streams: [Box<dyn Read + Send>; 2] =
-            [Box::new(child.stdout.take().expect("stdout")), Box::new(child.stderr.take().expect("stderr"))];
-        let readers = streams
-            .into_iter()
-            .map(|stream| {
-                let (tx, log) = (tx.clone(), Arc::clone(&log));
-                thread::spawn(move || {
-                    for line in BufReader::new(stream).lines() {
-                        let Ok(line) = line else { break };
-                        log.lock().unwrap_or_else(PoisonError::into_inner).push(line.clone());
-                        let _ = tx.send(line);
-                    }
-                })
-            })
-            .collect();
-        let stdin = child.stdin.take();
-        Driver { name, child, stdin, lines, log, readers }
-    }
-
-    /// Everything the driver printed so far.
-    fn output(&self) -> String {
-        self.log.lock().unwrap_or_else(PoisonError::into_inner).join("\n")
-    }
-
-    /// The first line (from now on) that contains one of `needles`.
-    fn wait_for(&self, needles: &[&str]) -> String {
-        let deadline = Instant::now() + LINE_TIMEOUT;
-        loop {
-            match self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(line) if needles.iter().any(|n| line.contains(n)) => return line,
-                Ok(_) => {}
-                Err(RecvTimeoutError::Timeout) => {
-                    panic!(
-                        "{}: no line with {needles:?} within {LINE_TIMEOUT:?}; output:\n{}",
-                        self.name,
-                        self.output()
-                    )
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    panic!("{}: exited without a line with {needles:?}; output:\n{}", self.name, self.output())
-                }
-            }
-        }
+        cmd.envs(env.iter().map(|(k, v)| (*k, v.as_str()))).stdin(Stdio::piped());
+        Driver(Spawned::spawn(name, cmd, None, LINE_TIMEOUT))
     }
 
     /// Tells drvhost to unload the driver; waits for the exit (killing the process after
     /// EXIT_TIMEOUT). Returns the exit status and the whole output.
     fn unload(mut self) -> (ExitStatus, String) {
-        if let Some(mut stdin) = self.stdin.take() {
+        if let Some(mut stdin) = self.0.take_stdin() {
             let _ = stdin.write_all(b"unload\n");
         }
-        self.finish()
+        self.0.finish(EXIT_TIMEOUT)
     }
 
     /// Ctrl-C for `wsk run`: it unloads the driver and prints the leak report. Waits for
     /// the exit as [`Driver::unload`] does.
     fn interrupt(self) -> (ExitStatus, String) {
-        let pid = libc::pid_t::try_from(self.child.id()).expect("pid");
+        let pid = libc::pid_t::try_from(self.id()).expect("pid");
         // SAFETY: kill(2) on our own child, which has not been waited for (so the pid is
         // still its own).
         assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0, "SIGINT");
-        self.finish()
-    }
-
-    fn finish(mut self) -> (ExitStatus, String) {
-        let deadline = Instant::now() + EXIT_TIMEOUT;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                break status;
-            }
-            if Instant::now() >= deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!("{}: did not exit within {EXIT_TIMEOUT:?} of the stop; output:\n{}", self.name, self.output());
-            }
-            thread::sleep(Duration::from_millis(10));
-        };
-        for reader in self.readers.drain(..) {
-            let _ = reader.join();
-        }
-        (status, self.output())
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.0.finish(EXIT_TIMEOUT)
     }
 }
 
@@ -488,7 +414,7 @@ fn drivers_under_wsk_run_leave_nothing_behind() {
     for (driver, needle) in
         [(client, "bsd_echo_client: unloaded, result 0x00000000"), (server, "echo_driver: unloaded:")]
     {
-        let name = driver.name;
+        let name = driver.name().to_owned();
         let (status, output) = driver.interrupt();
         assert!(status.success(), "{name}: {status}; output:\n{output}");
         assert!(output.contains(needle), "{name}: output:\n{output}");

@@ -11,15 +11,13 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::CBuild;
+use support::{CBuild, Spawned};
 
 /// Sizes of the two parts: several WskReceive calls and several indications each.
 const LEN_A: usize = 300_000;
@@ -31,44 +29,8 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len).map(|i| ((i ^ (i >> 8) ^ (i >> 16)).wrapping_mul(151) as u8).wrapping_add(seed)).collect()
 }
 
-/// The host process; its stdout and stderr lines on one channel. Killed when dropped.
-struct Host {
-    child: Child,
-    lines: Receiver<String>,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Host {
-    fn output(&self) -> String {
-        self.log.lock().unwrap_or_else(PoisonError::into_inner).join("\n")
-    }
-
-    /// Waits for a line containing `needle`; fails at a "FAIL" line, exit or timeout.
-    fn expect(&self, needle: &str) -> String {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            match self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(line) if line.contains("seed_host: FAIL") => panic!("{line}\noutput:\n{}", self.output()),
-                Ok(_) => {}
-                Err(RecvTimeoutError::Timeout) => {
-                    panic!("no {needle:?} within {TIMEOUT:?}; output:\n{}", self.output())
-                }
-                Err(RecvTimeoutError::Disconnected) => panic!("exited before {needle:?}; output:\n{}", self.output()),
-            }
-        }
-    }
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Accepts the host's connection, bounded in time (the host may fail before connecting).
-fn accept(listener: &TcpListener, host: &mut Host) -> TcpStream {
+fn accept(listener: &TcpListener, host: &mut Spawned) -> TcpStream {
     listener.set_nonblocking(true).expect("nonblocking");
     let deadline = Instant::now() + TIMEOUT;
     loop {
@@ -80,7 +42,7 @@ fn accept(listener: &TcpListener, host: &mut Host) -> TcpStream {
                 return stream;
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                if let Some(status) = host.child.try_wait().expect("try_wait") {
+                if let Some(status) = host.try_wait() {
                     panic!("seed_host exited ({status}) before connecting; output:\n{}", host.output());
                 }
                 assert!(Instant::now() < deadline, "seed_host did not connect; output:\n{}", host.output());
@@ -102,34 +64,9 @@ fn seed_examples_receive_from_a_loopback_peer() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
     let port = listener.local_addr().expect("port").port();
 
-    let mut child = Command::new(&exe)
-        .args([port.to_string(), LEN_A.to_string(), LEN_B.to_string()])
-        .env("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0:halt_on_error=1")
-        .env("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start seed_host");
-    let (tx, lines) = channel();
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let streams: [Box<dyn Read + Send>; 2] =
-        [Box::new(child.stdout.take().expect("stdout")), Box::new(child.stderr.take().expect("stderr"))];
-    let readers: Vec<_> = streams
-        .into_iter()
-        .map(|stream| {
-            let (tx, log) = (tx.clone(), Arc::clone(&log));
-            thread::spawn(move || {
-                for line in BufReader::new(stream).lines() {
-                    let Ok(line) = line else { break };
-                    log.lock().unwrap_or_else(PoisonError::into_inner).push(line.clone());
-                    let _ = tx.send(line);
-                }
-            })
-        })
-        .collect();
-    drop(tx);
-    let mut host = Host { child, lines, log };
+    let mut cmd = Command::new(&exe);
+    cmd.args([port.to_string(), LEN_A.to_string(), LEN_B.to_string()]).stdin(Stdio::null());
+    let mut host = Spawned::spawn("seed_host", cmd, Some("seed_host: FAIL"), TIMEOUT);
 
     let mut peer = accept(&listener, &mut host);
     // (a) the first example: ReceiveData() / ReceiveComplete.
@@ -146,18 +83,7 @@ fn seed_examples_receive_from_a_loopback_peer() {
     drop(peer); // the host's last ReceiveData() completes with 0 bytes
     host.expect("seed_host: done");
 
-    let deadline = Instant::now() + TIMEOUT;
-    let status = loop {
-        if let Some(status) = host.child.try_wait().expect("try_wait") {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "seed_host did not exit; output:\n{}", host.output());
-        thread::sleep(Duration::from_millis(10));
-    };
-    for reader in readers {
-        let _ = reader.join();
-    }
-    let output = host.output();
+    let (status, output) = host.finish(TIMEOUT);
     assert!(status.success(), "seed_host: {status}; output:\n{output}");
     assert!(!output.contains("FAIL"), "output:\n{output}");
     for step in ["connected to 127.0.0.1", "receive OK", "event OK", "disconnected", "peer closed", "done"] {

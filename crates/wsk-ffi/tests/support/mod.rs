@@ -1,10 +1,14 @@
 //! Shared by the C-ABI tests: builds libwsk once, compiles C/C++ test programs against
-//! `include/` and the library, runs them with a time bound.
+//! `include/` and the library, runs them with a time bound, and follows the output of
+//! long-running ones ([`Spawned`]).
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 /// The repository root.
@@ -189,4 +193,143 @@ pub fn run_ok(exe: &Path, args: &[&str], limit: Duration) -> String {
         stderr
     );
     stdout
+}
+
+/// A running child process whose stdout and stderr lines arrive, merged, on one channel
+/// (and are kept for failure messages). Dropping it kills the process.
+pub struct Spawned {
+    name: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    log: Arc<Mutex<Vec<String>>>,
+    readers: Vec<JoinHandle<()>>,
+    fail_marker: Option<String>,
+    timeout: Duration,
+}
+
+impl Spawned {
+    /// Starts `cmd` with stdout and stderr piped and the sanitizer settings of
+    /// [`try_run_bounded`] (stdin as `cmd` sets it). `name` prefixes the panic messages;
+    /// a line containing `fail_marker` makes a wait fail at once; `timeout` bounds each
+    /// wait for a line.
+    pub fn spawn(name: &str, mut cmd: Command, fail_marker: Option<&str>, timeout: Duration) -> Spawned {
+        cmd.env("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0:halt_on_error=1")
+            .env("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("{name}: cannot start {cmd:?}: {e}"));
+        let (tx, lines) = channel();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let streams: [Box<dyn Read + Send>; 2] =
+            [Box::new(child.stdout.take().expect("stdout")), Box::new(child.stderr.take().expect("stderr"))];
+        let readers = streams
+            .into_iter()
+            .map(|stream| {
+                let (tx, log) = (tx.clone(), Arc::clone(&log));
+                thread::spawn(move || {
+                    for line in BufReader::new(stream).lines() {
+                        let Ok(line) = line else { break };
+                        log.lock().unwrap_or_else(PoisonError::into_inner).push(line.clone());
+                        let _ = tx.send(line);
+                    }
+                })
+            })
+            .collect();
+        let stdin = child.stdin.take();
+        Spawned {
+            name: name.into(),
+            child,
+            stdin,
+            lines,
+            log,
+            readers,
+            fail_marker: fail_marker.map(Into::into),
+            timeout,
+        }
+    }
+
+    /// The name given to [`Spawned::spawn`].
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The child's stdin, if `cmd` piped it (once).
+    pub fn take_stdin(&mut self) -> Option<ChildStdin> {
+        self.stdin.take()
+    }
+
+    /// The exit status, if the process has exited.
+    pub fn try_wait(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().expect("try_wait")
+    }
+
+    /// Everything the process printed so far.
+    pub fn output(&self) -> String {
+        self.log.lock().unwrap_or_else(PoisonError::into_inner).join("\n")
+    }
+
+    /// The first line (from now on) that contains one of `needles`; panics at a line with
+    /// the failure marker, at exit, or after the timeout.
+    pub fn wait_for(&self, needles: &[&str]) -> String {
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            match self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(line) if needles.iter().any(|n| line.contains(n)) => return line,
+                Ok(line) if self.fail_marker.as_ref().is_some_and(|m| line.contains(m.as_str())) => {
+                    panic!("{}: {line} (waiting for {needles:?})\noutput:\n{}", self.name, self.output())
+                }
+                Ok(_) => {}
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!(
+                        "{}: no line with {needles:?} within {:?}; output:\n{}",
+                        self.name,
+                        self.timeout,
+                        self.output()
+                    )
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!("{}: exited without a line with {needles:?}; output:\n{}", self.name, self.output())
+                }
+            }
+        }
+    }
+
+    /// [`Spawned::wait_for`] one needle.
+    pub fn expect(&self, needle: &str) -> String {
+        self.wait_for(&[needle])
+    }
+
+    /// Waits for the exit (killing the process and panicking after `limit`); returns the
+    /// exit status and the whole output.
+    pub fn finish(mut self, limit: Duration) -> (ExitStatus, String) {
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = self.try_wait() {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("{}: did not exit within {limit:?}; output:\n{}", self.name, self.output());
+            }
+            thread::sleep(Duration::from_millis(10));
+        };
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
+        (status, self.output())
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
