@@ -34,23 +34,12 @@
  * Prints "event_semantics: OK" and exits 0, or "event_semantics: FAIL line N: ..." and
  * exits 1.
  */
-#include <ntddk.h>
+#define IRP_WAIT_PROGRAM "event_semantics"
+#include "irp_wait.h"
+
 #include <wsk.h>
 
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-
-#define CHECK(cond, ...)                                                                                   \
-    do {                                                                                                   \
-        if (!(cond)) {                                                                                     \
-            printf("event_semantics: FAIL line %d: %s: ", __LINE__, #cond);                                \
-            printf(__VA_ARGS__);                                                                           \
-            printf("\n");                                                                                  \
-            fflush(stdout);                                                                                \
-            exit(1);                                                                                       \
-        }                                                                                                  \
-    } while (0)
 
 /* A failed expectation that does not stop the run: reported the same way, and the
    program exits 1 at the end (the later checks still run and report). */
@@ -58,35 +47,18 @@ static LONG Failures;
 #define EXPECT(cond, ...)                                                                                  \
     do {                                                                                                   \
         if (!(cond)) {                                                                                     \
-            printf("event_semantics: FAIL line %d: %s: ", __LINE__, #cond);                                \
-            printf(__VA_ARGS__);                                                                           \
-            printf("\n");                                                                                  \
-            fflush(stdout);                                                                                \
+            REPORT_FAILURE(__LINE__, #cond, __VA_ARGS__);                                                  \
             InterlockedIncrement(&Failures);                                                               \
         }                                                                                                  \
     } while (0)
 
 #define TAG 'tvEW'
-#define WAIT_SECONDS 30
 
 /* The byte at offset i of every test stream: a multiplicative hash, so a lost, repeated
    or reordered chunk never matches. */
 static UCHAR Pattern(ULONG64 i)
 {
     return (UCHAR)(((i + 1) * 0x9E3779B97F4A7C15ULL) >> 56);
-}
-
-static NTSTATUS WaitMs(PKEVENT Event, LONGLONG Milliseconds)
-{
-    LARGE_INTEGER Timeout;
-
-    Timeout.QuadPart = -Milliseconds * 10 * 1000;
-    return KeWaitForSingleObject(Event, Executive, KernelMode, FALSE, &Timeout);
-}
-
-static BOOLEAN Wait(PKEVENT Event)
-{
-    return WaitMs(Event, WAIT_SECONDS * 1000LL) == STATUS_SUCCESS;
 }
 
 /* ----- one endpoint: the context of a connection socket's callbacks ----- */
@@ -313,11 +285,7 @@ static const WSK_CLIENT_CONNECTION_DISPATCH ConnDispatch = {EpReceive, EpDisconn
 
 typedef struct _OP {
     PIRP Irp;
-    LONG Calls;
-    NTSTATUS Status;
-    ULONG_PTR Information;
-    BOOLEAN PendingReturned;
-    KEVENT Done;
+    IRP_RECORD_FIELDS;
     /* A receive: its bytes are consumed into Ep (from Data); Rearm ends the suspension
        of generation Gen (if still current) as soon as the IRP completes. */
     EP *Ep;
@@ -345,11 +313,7 @@ static NTSTATUS OpRoutine(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context)
         Op->InCallbackAtCompletion = Op->Watch->InCallback;
         Op->ReturnedAtCompletion = KeReadStateEvent(&Op->Watch->Returned);
     }
-    Op->Status = Irp->IoStatus.Status;
-    Op->Information = Irp->IoStatus.Information;
-    Op->PendingReturned = Irp->PendingReturned;
-    InterlockedIncrement(&Op->Calls);
-    KeSetEvent(&Op->Done, IO_NO_INCREMENT, FALSE);
+    RECORD_COMPLETION(Op, Irp);
     return STATUS_MORE_PROCESSING_REQUIRED;
 }
 
@@ -369,17 +333,11 @@ static void OpFree(OP *Op)
 /* Prepares the IRP for the next call; returns it. */
 static PIRP Arm(OP *Op)
 {
-    IoReuseIrp(Op->Irp, STATUS_UNSUCCESSFUL);
-    Op->Calls = 0;
-    Op->Status = STATUS_UNSUCCESSFUL;
-    Op->Information = 0;
-    Op->PendingReturned = FALSE;
     Op->Ep = NULL;
     Op->Data = NULL;
     Op->Rearm = FALSE;
     Op->Watch = NULL;
-    KeInitializeEvent(&Op->Done, NotificationEvent, FALSE);
-    IoSetCompletionRoutine(Op->Irp, OpRoutine, Op, TRUE, TRUE, TRUE);
+    ARM_RECORD(Op->Irp, Op, OpRoutine);
     return Op->Irp;
 }
 
@@ -388,14 +346,10 @@ static PIRP Arm(OP *Op)
 #define Finish(Returned, Op) FinishAt(__LINE__, (Returned), (Op))
 static NTSTATUS FinishAt(int Line, NTSTATUS Returned, OP *Op)
 {
-    if (Returned == STATUS_PENDING) {
-        CHECK(Wait(&Op->Done), "(from line %d) no completion within %d s", Line, WAIT_SECONDS);
-    }
-    CHECK(Op->Calls == 1, "(from line %d) completion routine ran %ld times", Line, (long)Op->Calls);
-    if (Returned != STATUS_PENDING) {
-        CHECK(Op->Status == Returned, "(from line %d) returned 0x%08x, IoStatus 0x%08x", Line, (unsigned)Returned,
-              (unsigned)Op->Status);
-    }
+    char From[32];
+
+    snprintf(From, sizeof(From), "(from line %d) ", Line);
+    FINISH_RECORD(Returned, Op, From);
     return Op->Status;
 }
 

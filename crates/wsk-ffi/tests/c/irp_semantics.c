@@ -22,32 +22,16 @@
  *      IoCancelIrp: STATUS_CANCELLED, and deregistration does not wait for the socket.
  * Prints "irp_semantics: OK" and exits 0, or "irp_semantics: FAIL ..." and exits 1.
  */
-#include <ntddk.h>
+#define IRP_WAIT_PROGRAM "irp_semantics"
+#include "irp_wait.h"
+
 #include <wsk.h>
-
-#include <stdio.h>
-#include <stdlib.h>
-
-#define CHECK(cond, ...)                                                                                   \
-    do {                                                                                                   \
-        if (!(cond)) {                                                                                     \
-            printf("irp_semantics: FAIL line %d: %s: ", __LINE__, #cond);                                  \
-            printf(__VA_ARGS__);                                                                           \
-            printf("\n");                                                                                  \
-            fflush(stdout);                                                                                \
-            exit(1);                                                                                       \
-        }                                                                                                  \
-    } while (0)
 
 #define TAG 'tsrI'
 #define STREAM_BYTES (4 * 1024 * 1024)
 
 typedef struct _RECORD {
-    LONG Calls;
-    NTSTATUS Status;
-    ULONG_PTR Information;
-    BOOLEAN PendingReturned;
-    KEVENT Done;
+    IRP_RECORD_FIELDS;
 } RECORD, *PRECORD;
 
 static NTSTATUS RecordRoutine(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context)
@@ -55,11 +39,7 @@ static NTSTATUS RecordRoutine(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Conte
     PRECORD Record = (PRECORD)Context;
 
     UNREFERENCED_PARAMETER(DeviceObject);
-    Record->Status = Irp->IoStatus.Status;
-    Record->Information = Irp->IoStatus.Information;
-    Record->PendingReturned = Irp->PendingReturned;
-    InterlockedIncrement(&Record->Calls);
-    KeSetEvent(&Record->Done, IO_NO_INCREMENT, FALSE);
+    RECORD_COMPLETION(Record, Irp);
     return STATUS_MORE_PROCESSING_REQUIRED;
 }
 
@@ -99,34 +79,13 @@ static NTSTATUS ChainRoutine(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Contex
 
 static void Arm(PIRP Irp, PRECORD Record)
 {
-    IoReuseIrp(Irp, STATUS_UNSUCCESSFUL);
-    Record->Calls = 0;
-    Record->Status = STATUS_UNSUCCESSFUL;
-    Record->Information = 0;
-    Record->PendingReturned = FALSE;
-    KeInitializeEvent(&Record->Done, NotificationEvent, FALSE);
-    IoSetCompletionRoutine(Irp, RecordRoutine, Record, TRUE, TRUE, TRUE);
-}
-
-static BOOLEAN Wait(PKEVENT Event)
-{
-    LARGE_INTEGER Timeout;
-
-    Timeout.QuadPart = -30LL * 10 * 1000 * 1000;
-    return KeWaitForSingleObject(Event, Executive, KernelMode, FALSE, &Timeout) == STATUS_SUCCESS;
+    ARM_RECORD(Irp, Record, RecordRoutine);
 }
 
 /* Waits for the routine if the call pended; returns the final status. */
 static NTSTATUS Finish(NTSTATUS Returned, PRECORD Record)
 {
-    if (Returned == STATUS_PENDING) {
-        CHECK(Wait(&Record->Done), "no completion within 30 s");
-    }
-    CHECK(Record->Calls == 1, "completion routine ran %ld times", (long)Record->Calls);
-    if (Returned != STATUS_PENDING) {
-        CHECK(Record->Status == Returned, "returned 0x%08x, IoStatus 0x%08x", (unsigned)Returned,
-              (unsigned)Record->Status);
-    }
+    FINISH_RECORD(Returned, Record, "");
     return Record->Status;
 }
 
