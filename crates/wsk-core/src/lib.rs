@@ -11,6 +11,7 @@
 //! | [`irp`] | the operation lifecycle: complete exactly once, FIFO per kind, cancel by id |
 //! | [`event`] | which callbacks a socket has enabled: dynamic, static, inherited |
 //! | [`consts`] | flags, event bits, control codes and versions with their Windows values |
+//! | [`option`] | standard socket options: Windows `(level, name, value)` decoded, with their rules |
 //! | [`backend`] | the seam to a network: the traits the runtime drives, host or simulated |
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -21,4 +22,5 @@ pub mod buf;
 pub mod consts;
 pub mod event;
 pub mod irp;
+pub mod option;
 pub mod status;

@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 use wsk_core::backend::{ListenOptions, Readiness, TcpListener};
 use wsk_core::consts::events::WSK_EVENT_ACCEPT;
 use wsk_core::event::{Category, EventState};
+use wsk_core::option::{OptName, SockOpt};
 use wsk_core::status::NtStatus;
 
+use super::options::{host_result, OptionContext};
 use super::{Common, ConnectionSocket, Handle, Kind, SocketShared};
 use crate::callbacks::{AcceptOutcome, Accepted, ConnectionEvents, ListenEvents};
 use crate::op::{Canceller, Done, Op, Result};
@@ -169,6 +171,43 @@ impl ListenState {
         }
     }
 
+    pub(crate) fn option_context(&self) -> OptionContext {
+        OptionContext { v6: self.family_of.is_ipv6(), bound: self.io.is_some(), tcp: true }
+    }
+
+    pub(crate) fn set_option(&mut self, option: SockOpt) -> Result<()> {
+        if let Some(io) = &self.io {
+            return host_result(io.set_option(&option));
+        }
+        match option {
+            SockOpt::V6Only(on) => self.options.v6_only = on,
+            SockOpt::ReuseAddress(on) => self.options.reuse_address = on,
+            other => {
+                self.options.options.retain(|o| o.name() != other.name());
+                self.options.options.push(other);
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn get_option(&self, name: OptName) -> Result<SockOpt> {
+        if let Some(io) = &self.io {
+            return host_result(io.get_option(name));
+        }
+        match name {
+            OptName::V6Only => Ok(SockOpt::V6Only(self.options.v6_only)),
+            OptName::ReuseAddress => Ok(SockOpt::ReuseAddress(self.options.reuse_address)),
+            _ => self
+                .options
+                .options
+                .iter()
+                .rev()
+                .find(|o| o.name() == Some(name))
+                .copied()
+                .ok_or(NtStatus::INVALID_DEVICE_STATE),
+        }
+    }
+
     pub(crate) fn cancel(&mut self, common: &mut Common, id: OpId) -> bool {
         match self.accepts.remove(id) {
             Some(p) => {
@@ -263,16 +302,7 @@ impl ListenSocket {
     /// # Errors
     /// `STATUS_INVALID_DEVICE_STATE` after bind; `STATUS_INVALID_PARAMETER` on an IPv4 socket.
     pub fn set_v6_only(&self, v6_only: bool) -> Result<()> {
-        self.with_state(|_, l| {
-            if l.io.is_some() {
-                return Err(NtStatus::INVALID_DEVICE_STATE);
-            }
-            if l.family_of.is_ipv4() {
-                return Err(NtStatus::INVALID_PARAMETER);
-            }
-            l.options.v6_only = v6_only;
-            Ok(())
-        })?
+        self.set_option(SockOpt::V6Only(v6_only))
     }
 
     /// `SO_REUSEADDR` before bind.
@@ -280,13 +310,27 @@ impl ListenSocket {
     /// # Errors
     /// `STATUS_INVALID_DEVICE_STATE` after bind.
     pub fn set_reuse_address(&self, on: bool) -> Result<()> {
-        self.with_state(|_, l| {
-            if l.io.is_some() {
-                return Err(NtStatus::INVALID_DEVICE_STATE);
-            }
-            l.options.reuse_address = on;
-            Ok(())
-        })?
+        self.set_option(SockOpt::ReuseAddress(on))
+    }
+
+    /// `WskSetOption` of a standard option. Before bind the options are kept and applied
+    /// to the host socket at bind; `SO_KEEPALIVE`, `SO_RCVBUF` and the TCP options are
+    /// inherited by the sockets it accepts.
+    ///
+    /// # Errors
+    /// `STATUS_INVALID_PARAMETER` for an option of another category or family,
+    /// `STATUS_INVALID_DEVICE_STATE` for a before-bind option after bind, the host's refusal.
+    pub fn set_option(&self, option: SockOpt) -> Result<()> {
+        self.h.set_option(option)
+    }
+
+    /// `WskGetOption` of a standard option. Before bind only options the client set can
+    /// be read (there is no host socket yet): others answer `STATUS_INVALID_DEVICE_STATE`.
+    ///
+    /// # Errors
+    /// As [`ListenSocket::set_option`].
+    pub fn get_option(&self, name: OptName) -> Result<SockOpt> {
+        self.h.get_option(name)
     }
 
     /// `WskBind`: binds to `addr` and starts listening.

@@ -11,6 +11,7 @@
 
 mod connection;
 mod listen;
+mod options;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -63,6 +64,10 @@ pub(crate) struct Common {
     running_event: u32,
     /// The close's own completion is queued and has not run yet.
     close_queued: bool,
+    /// `SO_EXCLUSIVEADDRUSE` as the client set it (the provider enforces it).
+    pub(crate) exclusive_address: bool,
+    /// `SO_REUSEADDR` as the client set it.
+    pub(crate) reuse_address: bool,
 }
 
 impl Common {
@@ -75,6 +80,8 @@ impl Common {
             events,
             running_event: 0,
             close_queued: false,
+            exclusive_address: false,
+            reuse_address: false,
         }
     }
 
@@ -123,6 +130,7 @@ pub(crate) struct SocketState {
 /// The provider's side of one socket.
 pub(crate) struct SocketShared {
     pub(crate) token: usize,
+    pub(crate) category: Category,
     pub(crate) provider: Arc<ProviderInner>,
     pub(crate) reg: Arc<RegInner>,
     pub(crate) ledger: Arc<Ledger>,
@@ -143,6 +151,7 @@ impl SocketShared {
         let socket = provider.clone().insert_socket(|token| {
             Arc::new(SocketShared {
                 token,
+                category,
                 ledger: Ledger::new(Arc::downgrade(&provider), token, DEFAULT_RECEIVE_BACKLOG),
                 provider: Arc::clone(&provider),
                 reg: Arc::clone(reg),
@@ -413,5 +422,13 @@ impl Handle {
 
     pub(crate) fn disable_event_nowait(&self, bit: u32) -> NtStatus {
         self.shared.control_events(bit | wsk_core::consts::events::WSK_EVENT_DISABLE, None)
+    }
+
+    pub(crate) fn set_option(&self, option: wsk_core::option::SockOpt) -> Result<()> {
+        self.shared.set_option(option)
+    }
+
+    pub(crate) fn get_option(&self, name: wsk_core::option::OptName) -> Result<wsk_core::option::SockOpt> {
+        self.shared.get_option(name)
     }
 }
