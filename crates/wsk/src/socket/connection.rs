@@ -750,6 +750,8 @@ impl std::fmt::Debug for ConnectionSocket {
     }
 }
 
+super::control::socket_control!(ConnectionSocket);
+
 impl ConnectionSocket {
     pub(crate) fn create(
         reg: &Arc<RegInner>,
@@ -841,7 +843,7 @@ impl ConnectionSocket {
         }
         match kind {
             Kind::Connection(c) => f(common, c),
-            Kind::Listen(_) => Err(NtStatus::INVALID_DEVICE_REQUEST),
+            _ => Err(NtStatus::INVALID_DEVICE_REQUEST),
         }
     }
 
@@ -863,7 +865,7 @@ impl ConnectionSocket {
                     let id = common.next_id();
                     start(common, c, id, done).map(|()| id)
                 }
-                Kind::Listen(_) => Err((NtStatus::INVALID_DEVICE_REQUEST, done)),
+                _ => Err((NtStatus::INVALID_DEVICE_REQUEST, done)),
             }
         };
         match outcome {
@@ -1097,7 +1099,7 @@ impl ConnectionSocket {
                         return Some(id);
                     }
                 }
-                Kind::Listen(_) => NtStatus::INVALID_DEVICE_REQUEST,
+                _ => NtStatus::INVALID_DEVICE_REQUEST,
             }
         };
         st.common.completion(move || done(Err(status), buf));
@@ -1234,25 +1236,7 @@ impl ConnectionSocket {
     /// # Errors
     /// The host's refusal, as a status.
     pub fn set_nodelay(&self, on: bool) -> Result<()> {
-        self.set_option(SockOpt::NoDelay(on))
-    }
-
-    /// `WskSetOption` of a standard option (`SO_KEEPALIVE`, `SO_RCVBUF`, `TCP_NODELAY`,
-    /// the TCP keep-alive timings, `TCP_FASTOPEN` before `WskConnectEx`, ...).
-    ///
-    /// # Errors
-    /// `STATUS_INVALID_PARAMETER` for an option of another category or family,
-    /// `STATUS_INVALID_DEVICE_STATE` for a before-bind option after bind, the host's refusal.
-    pub fn set_option(&self, option: SockOpt) -> Result<()> {
-        self.h.set_option(option)
-    }
-
-    /// `WskGetOption` of a standard option.
-    ///
-    /// # Errors
-    /// As [`ConnectionSocket::set_option`].
-    pub fn get_option(&self, name: OptName) -> Result<SockOpt> {
-        self.h.get_option(name)
+        self.h.shared.set_option(SockOpt::NoDelay(on))
     }
 
     /// Sets the receive backlog limit: past it the provider stops reading the host

@@ -263,6 +263,8 @@ impl std::fmt::Debug for ListenSocket {
     }
 }
 
+super::control::socket_control!(ListenSocket);
+
 impl ListenSocket {
     pub(crate) fn create(
         reg: &Arc<RegInner>,
@@ -293,7 +295,7 @@ impl ListenSocket {
         }
         match kind {
             Kind::Listen(l) => Ok(f(common, l)),
-            Kind::Connection(_) => Err(NtStatus::INVALID_DEVICE_REQUEST),
+            _ => Err(NtStatus::INVALID_DEVICE_REQUEST),
         }
     }
 
@@ -302,7 +304,7 @@ impl ListenSocket {
     /// # Errors
     /// `STATUS_INVALID_DEVICE_STATE` after bind; `STATUS_INVALID_PARAMETER` on an IPv4 socket.
     pub fn set_v6_only(&self, v6_only: bool) -> Result<()> {
-        self.set_option(SockOpt::V6Only(v6_only))
+        self.h.shared.set_option(SockOpt::V6Only(v6_only))
     }
 
     /// `SO_REUSEADDR` before bind.
@@ -310,27 +312,7 @@ impl ListenSocket {
     /// # Errors
     /// `STATUS_INVALID_DEVICE_STATE` after bind.
     pub fn set_reuse_address(&self, on: bool) -> Result<()> {
-        self.set_option(SockOpt::ReuseAddress(on))
-    }
-
-    /// `WskSetOption` of a standard option. Before bind the options are kept and applied
-    /// to the host socket at bind; `SO_KEEPALIVE`, `SO_RCVBUF` and the TCP options are
-    /// inherited by the sockets it accepts.
-    ///
-    /// # Errors
-    /// `STATUS_INVALID_PARAMETER` for an option of another category or family,
-    /// `STATUS_INVALID_DEVICE_STATE` for a before-bind option after bind, the host's refusal.
-    pub fn set_option(&self, option: SockOpt) -> Result<()> {
-        self.h.set_option(option)
-    }
-
-    /// `WskGetOption` of a standard option. Before bind only options the client set can
-    /// be read (there is no host socket yet): others answer `STATUS_INVALID_DEVICE_STATE`.
-    ///
-    /// # Errors
-    /// As [`ListenSocket::set_option`].
-    pub fn get_option(&self, name: OptName) -> Result<SockOpt> {
-        self.h.get_option(name)
+        self.h.shared.set_option(SockOpt::ReuseAddress(on))
     }
 
     /// `WskBind`: binds to `addr` and starts listening.
@@ -401,7 +383,7 @@ impl ListenSocket {
                         return Some(id);
                     }
                 },
-                Kind::Connection(_) => Some(NtStatus::INVALID_DEVICE_REQUEST),
+                _ => Some(NtStatus::INVALID_DEVICE_REQUEST),
             }
         };
         drop(st);

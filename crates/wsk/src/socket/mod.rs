@@ -9,7 +9,10 @@
 //! - client code runs with no provider lock held, so it may call back into WSK,
 //!   and a close issued during a callback completes after that callback returned.
 
+mod address_list;
+mod basic;
 mod connection;
+pub(crate) mod control;
 mod listen;
 mod options;
 
@@ -24,10 +27,14 @@ use crate::indication::Ledger;
 use crate::op::{ClientCode, Done, Op, OpId, Result};
 use crate::provider::{lock, ProviderInner};
 use crate::registration::RegInner;
-use wsk_core::irp::OpIds;
+use wsk_core::irp::{OpIds, OpQueue};
 
+pub(crate) use address_list::{AddressWatchState, ADDRESS_WATCH_TOKEN};
+pub use basic::BasicSocket;
+pub(crate) use basic::BasicState;
 pub(crate) use connection::ConnState;
 pub use connection::{ConnectionSocket, ConnectionStats};
+pub use control::SocketControl;
 pub use listen::ListenSocket;
 pub(crate) use listen::ListenState;
 
@@ -68,6 +75,8 @@ pub(crate) struct Common {
     pub(crate) exclusive_address: bool,
     /// `SO_REUSEADDR` as the client set it.
     pub(crate) reuse_address: bool,
+    /// Pending `SIO_ADDRESS_LIST_CHANGE` requests.
+    pub(crate) address_changes: OpQueue<Done<()>>,
 }
 
 impl Common {
@@ -82,6 +91,7 @@ impl Common {
             close_queued: false,
             exclusive_address: false,
             reuse_address: false,
+            address_changes: OpQueue::default(),
         }
     }
 
@@ -118,8 +128,16 @@ impl Common {
 }
 
 pub(crate) enum Kind {
+    Basic(BasicState),
     Listen(ListenState),
     Connection(ConnState),
+}
+
+impl Kind {
+    /// Whether the socket is of the IPv6 family.
+    pub(crate) fn is_v6(&self) -> bool {
+        self.option_context().v6
+    }
 }
 
 pub(crate) struct SocketState {
@@ -180,6 +198,7 @@ impl SocketShared {
         }
         let SocketState { common, kind } = st;
         let wants_reactor = match kind {
+            Kind::Basic(_) => false,
             Kind::Listen(l) => l.drive(self, common, on_reactor),
             Kind::Connection(c) => c.drive(self, common, on_reactor),
         };
@@ -191,6 +210,7 @@ impl SocketShared {
     pub(crate) fn on_readiness(self: &Arc<Self>, readiness: Readiness) {
         let mut st = self.lock();
         match &mut st.kind {
+            Kind::Basic(_) => {}
             Kind::Listen(l) => l.readiness(readiness),
             Kind::Connection(c) => c.readiness(readiness),
         }
@@ -201,6 +221,7 @@ impl SocketShared {
         let mut st = self.lock();
         let SocketState { common, kind } = &mut *st;
         match kind {
+            Kind::Basic(_) => {}
             Kind::Connection(c) => c.on_timer(self, common),
             Kind::Listen(l) => l.on_timer(),
         }
@@ -252,9 +273,15 @@ impl SocketShared {
     pub(crate) fn cancel(self: &Arc<Self>, id: OpId) -> bool {
         let mut st = self.lock();
         let SocketState { common, kind } = &mut *st;
-        let found = match kind {
-            Kind::Listen(l) => l.cancel(common, id),
-            Kind::Connection(c) => c.cancel(common, id),
+        let found = if let Some(done) = common.address_changes.remove(id) {
+            common.complete(done, Err(NtStatus::CANCELLED));
+            true
+        } else {
+            match kind {
+                Kind::Basic(_) => false,
+                Kind::Listen(l) => l.cancel(common, id),
+                Kind::Connection(c) => c.cancel(common, id),
+            }
         };
         self.run(st);
         found
@@ -274,6 +301,7 @@ impl SocketShared {
             Err(e) => return finish_sync(self, st, done, Err(e)),
         };
         let ready = match &st.kind {
+            Kind::Basic(_) => false,
             Kind::Listen(l) => l.is_bound(),
             Kind::Connection(c) => c.is_connected(),
         };
@@ -332,7 +360,11 @@ impl SocketShared {
             events
         };
         let SocketState { common, kind } = &mut *st;
+        while let Some(done) = common.address_changes.pop_front() {
+            common.complete(done, Err(NtStatus::CANCELLED));
+        }
         match kind {
+            Kind::Basic(_) => {}
             Kind::Listen(l) => l.close(common),
             Kind::Connection(c) => c.close(common),
         }
@@ -422,13 +454,5 @@ impl Handle {
 
     pub(crate) fn disable_event_nowait(&self, bit: u32) -> NtStatus {
         self.shared.control_events(bit | wsk_core::consts::events::WSK_EVENT_DISABLE, None)
-    }
-
-    pub(crate) fn set_option(&self, option: wsk_core::option::SockOpt) -> Result<()> {
-        self.shared.set_option(option)
-    }
-
-    pub(crate) fn get_option(&self, name: wsk_core::option::OptName) -> Result<wsk_core::option::SockOpt> {
-        self.shared.get_option(name)
     }
 }

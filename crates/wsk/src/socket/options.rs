@@ -25,8 +25,9 @@ pub(crate) struct OptionContext {
 }
 
 impl Kind {
-    fn option_context(&self) -> OptionContext {
+    pub(crate) fn option_context(&self) -> OptionContext {
         match self {
+            Kind::Basic(b) => b.option_context(),
             Kind::Listen(l) => l.option_context(),
             Kind::Connection(c) => c.option_context(),
         }
@@ -73,6 +74,7 @@ impl SocketShared {
             _ => {}
         }
         match kind {
+            Kind::Basic(b) => b.set_option(option),
             Kind::Listen(l) => l.set_option(option),
             Kind::Connection(c) => c.set_option(option),
         }?;
@@ -93,6 +95,7 @@ impl SocketShared {
         match name {
             OptName::ExclusiveAddressUse => Ok(SockOpt::ExclusiveAddressUse(common.exclusive_address)),
             _ => match kind {
+                Kind::Basic(b) => b.get_option(name),
                 Kind::Listen(l) => l.get_option(name),
                 Kind::Connection(c) => c.get_option(name),
             },
