@@ -79,6 +79,9 @@ pub struct ConnectionStats {
     pub limit: usize,
 }
 
+/// The most `WskConnectEx` sends with its connect.
+const MAX_CONNECT_DATA: usize = 65_535;
+
 pub(crate) struct ConnState {
     family_of: SocketAddr,
     io: Option<Box<dyn TcpStream>>,
@@ -120,6 +123,10 @@ pub(crate) struct ConnState {
     nodelay: bool,
     /// `TCP_NODELAY` as the host has it now (differs while NODELAY sends are written).
     nodelay_now: bool,
+    /// `TCP_FASTOPEN` as the client set it (Linux `TCP_FASTOPEN_CONNECT`).
+    fast_open: bool,
+    /// A Fast Open connect the host deferred: the SYN leaves with the first write.
+    deferred_connect: bool,
 }
 
 impl ConnState {
@@ -154,6 +161,8 @@ impl ConnState {
             last_backlog: 0,
             nodelay: false,
             nodelay_now: false,
+            fast_open: false,
+            deferred_connect: false,
         }
     }
 
@@ -187,6 +196,13 @@ impl ConnState {
     /// (an event callback is due and this is not the reactor thread).
     pub(crate) fn drive(&mut self, shared: &Arc<SocketShared>, common: &mut Common, on_reactor: bool) -> bool {
         if self.phase == Phase::Connecting {
+            if self.deferred_connect && !self.sends.is_empty() {
+                // TCP Fast Open: this first write sends the SYN, with the data in it when
+                // the host has a cookie for the peer.
+                self.deferred_connect = false;
+                self.pump_sends(common);
+                self.writable = true;
+            }
             self.check_connect(common);
         }
         if self.phase != Phase::Connected {
@@ -235,6 +251,12 @@ impl ConnState {
                 tracing::debug!(%status, "connect failed");
                 self.phase = Phase::Failed;
                 common.complete(done, Err(status));
+                // WskConnectEx's first buffer, queued with the connect, fails with it.
+                while let Some(s) = self.sends.pop_front() {
+                    if let Some(done) = s.done {
+                        common.complete(done, Err(status));
+                    }
+                }
             }
         }
     }
@@ -942,32 +964,60 @@ impl ConnectionSocket {
 
     fn connect_with(&self, remote: SocketAddr, done: Done<()>) -> Option<OpId> {
         let token = self.h.shared.token;
-        self.start(done, move |_, c, id, done| {
-            if c.phase != Phase::Bound {
-                return Err((NtStatus::INVALID_DEVICE_STATE, done));
-            }
-            if remote.is_ipv4() != c.family_of.is_ipv4() {
-                return Err((NtStatus::INVALID_PARAMETER, done));
-            }
-            let io = c.io.as_ref().expect("bound sockets have a host socket");
-            // `WouldBlock` is a connect in progress; either way the writable report tells.
-            let started = match io.connect(remote) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
-                other => other,
-            };
-            match started.and_then(|()| io.register(token)) {
-                Err(e) => {
-                    c.phase = Phase::Failed;
-                    Err((NtStatus::from_io_error(&e), done))
+        self.start(done, move |_, c, id, done| c.begin_connect(token, remote, id, done))
+    }
+
+    /// `WskConnectEx`: [`ConnectionSocket::connect`] that also sends `first` (at most
+    /// 65,535 bytes) once connected — inside the SYN with TCP Fast Open when the client
+    /// set `TCP_FASTOPEN` and the host allows it (`net.ipv4.tcp_fastopen` bit 1 and a
+    /// cookie for the peer; otherwise right after the handshake). Completes when both are done.
+    ///
+    /// # Errors
+    /// As [`ConnectionSocket::connect`] and [`ConnectionSocket::send`], and
+    /// `STATUS_BUFFER_OVERFLOW` for a first buffer over 65,535 bytes.
+    pub fn connect_ex(&self, remote: SocketAddr, first: Option<Box<dyn SendBuffer>>) -> Op<()> {
+        let (op, done) = Op::new();
+        let canceller = self.connect_ex_then(remote, first, done);
+        op.with_canceller(canceller)
+    }
+
+    /// [`ConnectionSocket::connect_ex`] with a completion routine; the [`Canceller`] cancels
+    /// the connect (a first buffer not yet sent then fails with it).
+    pub fn connect_ex_then(
+        &self,
+        remote: SocketAddr,
+        first: Option<Box<dyn SendBuffer>>,
+        done: impl FnOnce(Result<()>) + Send + 'static,
+    ) -> Option<Canceller> {
+        let first = first.filter(|b| !b.is_empty());
+        let Some(first) = first else { return self.connect_then(remote, done) };
+        if first.len() > MAX_CONNECT_DATA {
+            done(Err(NtStatus::BUFFER_OVERFLOW));
+            return None;
+        }
+        // Two operations, one completion: the first failure, or success once both succeeded.
+        let join = Arc::new(std::sync::Mutex::new((2u8, Some(Box::new(done) as Done<()>))));
+        let finish = move |join: &std::sync::Mutex<(u8, Option<Done<()>>)>, r: Result<()>| {
+            let mut j = crate::provider::lock(join);
+            j.0 -= 1;
+            if r.is_err() || j.0 == 0 {
+                if let Some(done) = j.1.take() {
+                    drop(j);
+                    done(r);
                 }
-                Ok(()) => {
-                    c.phase = Phase::Connecting;
-                    c.connect = Some((id, done));
-                    c.writable = true;
-                    Ok(())
-                }
             }
+        };
+        let (j1, j2) = (Arc::clone(&join), join);
+        let on_connect: Done<()> = Box::new(move |r| finish(&j1, r));
+        let on_send: Done<usize> = Box::new(move |r| finish(&j2, r.map(|_| ())));
+        let token = self.h.shared.token;
+        self.start(on_connect, move |common, c, id, done| {
+            c.begin_connect(token, remote, id, done)?;
+            let send_id = common.next_id();
+            c.sends.push(send_id, PendingSend { buf: first, written: 0, nodelay: false, done: Some(on_send) });
+            Ok(())
         })
+        .map(|id| Canceller::new(&self.h.shared, id))
     }
 
     /// `WskGetLocalAddress`.
@@ -1273,6 +1323,43 @@ impl ConnectionSocket {
 }
 
 impl ConnState {
+    /// Starts a connect of a bound socket (`WskConnect`, `WskConnectEx`).
+    fn begin_connect(
+        &mut self,
+        token: usize,
+        remote: SocketAddr,
+        id: OpId,
+        done: Done<()>,
+    ) -> std::result::Result<(), (NtStatus, Done<()>)> {
+        if self.phase != Phase::Bound {
+            return Err((NtStatus::INVALID_DEVICE_STATE, done));
+        }
+        if remote.is_ipv4() != self.family_of.is_ipv4() {
+            return Err((NtStatus::INVALID_PARAMETER, done));
+        }
+        let io = self.io.as_ref().expect("bound sockets have a host socket");
+        // `WouldBlock` is a connect in progress; either way the writable report tells. With
+        // Fast Open the host may defer the connect to the first write.
+        let started = match io.connect(remote) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+            Ok(()) => Ok(self.fast_open),
+            Err(e) => Err(e),
+        };
+        match started.and_then(|deferred| io.register(token).map(|()| deferred)) {
+            Err(e) => {
+                self.phase = Phase::Failed;
+                Err((NtStatus::from_io_error(&e), done))
+            }
+            Ok(deferred) => {
+                self.phase = Phase::Connecting;
+                self.connect = Some((id, done));
+                self.writable = true;
+                self.deferred_connect = deferred;
+                Ok(())
+            }
+        }
+    }
+
     pub(crate) fn option_context(&self) -> OptionContext {
         OptionContext { v6: self.family_of.is_ipv6(), bound: self.phase != Phase::Created, tcp: true }
     }
@@ -1280,9 +1367,13 @@ impl ConnState {
     pub(crate) fn set_option(&mut self, option: SockOpt) -> Result<()> {
         let io = self.io.as_ref().ok_or(NtStatus::INVALID_DEVICE_STATE)?;
         host_result(io.set_option(&option))?;
-        if let SockOpt::NoDelay(on) = option {
-            self.nodelay = on;
-            self.nodelay_now = on;
+        match option {
+            SockOpt::NoDelay(on) => {
+                self.nodelay = on;
+                self.nodelay_now = on;
+            }
+            SockOpt::FastOpen(on) => self.fast_open = on,
+            _ => {}
         }
         Ok(())
     }
