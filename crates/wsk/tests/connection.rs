@@ -742,3 +742,42 @@ fn connect_ex_limits_and_failures() {
     });
     finish(reg, npi);
 }
+
+#[test]
+fn silent_mode_stops_sends_and_closes_without_a_word() {
+    use std::io::{Read, Write};
+    let (reg, npi) = env();
+    for_each_family(|family| {
+        let unconnected = ok(npi.connection_socket(family.addr(0), None));
+        assert_eq!(unconnected.set_silent_mode(), Err(NtStatus::INVALID_DEVICE_STATE));
+        ok(unconnected.close());
+
+        // A send still pending: refused.
+        let (busy, _busy_peer) = small_window_pair(&npi, family, None);
+        let stalled = busy.send(vec![0u8; WINDOW_FILLER], 0);
+        assert_eq!(busy.set_silent_mode(), Err(NtStatus::INVALID_DEVICE_STATE));
+        ok(busy.close());
+        assert_eq!(err(stalled), NtStatus::CANCELLED);
+
+        let (s, mut peer) = std_pair(&npi, family, None);
+        match s.set_silent_mode() {
+            Ok(()) => {}
+            Err(NtStatus::ACCESS_DENIED) => {
+                eprintln!("skipped: the host refuses TCP_REPAIR (needs CAP_NET_ADMIN)");
+                ok(s.close());
+                return;
+            }
+            Err(e) => panic!("silent mode: {e:?}"),
+        }
+        assert_eq!(err(s.send(b"x".to_vec(), 0)), NtStatus::INVALID_DEVICE_STATE);
+        assert_eq!(err(s.disconnect(None, 0)), NtStatus::INVALID_DEVICE_STATE);
+        peer.write_all(b"dropped").unwrap();
+        ok(s.close());
+        // On loopback a FIN or RST is delivered inside the sender's close: none came.
+        peer.set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 16];
+        let r = peer.read(&mut buf);
+        assert_eq!(r.map_err(|e| e.kind()), Err(std::io::ErrorKind::WouldBlock), "the peer heard something");
+    });
+    finish(reg, npi);
+}

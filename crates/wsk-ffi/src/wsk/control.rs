@@ -5,7 +5,8 @@
 //!   host socket; `SO_WSK_EVENT_CALLBACK` enables (no IRP) or disables one event (with an
 //!   IRP that completes once a running callback returned, or without: `STATUS_EVENT_PENDING`).
 //! - IOCTLs: `SIO_WSK_QUERY_IDEAL_SEND_BACKLOG`, `SIO_WSK_QUERY_RECEIVE_BACKLOG`,
-//!   `SIO_ADDRESS_LIST_QUERY`, `SIO_ADDRESS_LIST_CHANGE`, `SIO_WSK_REGISTER_EXTENSION`.
+//!   `SIO_ADDRESS_LIST_QUERY`, `SIO_ADDRESS_LIST_CHANGE`, `SIO_WSK_REGISTER_EXTENSION`,
+//!   `SIO_WSK_SET_TCP_SILENT_MODE`.
 //!
 //! Answers for what is not offered (docs/C_ABI.md "Socket control"): an option name
 //! Windows does not know is `STATUS_INVALID_PARAMETER` (Winsock's `WSAENOPROTOOPT`), one it
@@ -174,6 +175,11 @@ unsafe fn ioctl(
                     Ok(n) => irp.complete_now(STATUS_SUCCESS, n),
                     Err(e) => irp.fail(e),
                 }
+            }
+            SIO_WSK_SET_TCP_SILENT_MODE => {
+                let Some(irp) = irp else { return STATUS_INVALID_PARAMETER };
+                let Socket::Connection(c) = &sock.socket else { return irp.fail(STATUS_NOT_SUPPORTED) };
+                irp.complete_now(status_of(&c.set_silent_mode()), 0)
             }
             SIO_ADDRESS_LIST_QUERY => address_list_query(&sock, out, irp),
             SIO_ADDRESS_LIST_CHANGE => {

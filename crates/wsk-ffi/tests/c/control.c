@@ -7,7 +7,8 @@
  *      the accepted socket inherits them; SO_EXCLUSIVEADDRUSE excludes SO_REUSEADDR;
  *      SO_REUSEADDR after bind is STATUS_INVALID_DEVICE_STATE.
  *   3. A connection: TCP_NODELAY, TCP_KEEPCNT, IP_TTL / IPV6_UNICAST_HOPS, the other
- *      family's option refused.
+ *      family's option refused; SIO_WSK_SET_TCP_SILENT_MODE, after which a disconnect is
+ *      STATUS_INVALID_DEVICE_STATE (when the host grants TCP_REPAIR).
  *   4. SIO_ADDRESS_LIST_QUERY: STATUS_BUFFER_OVERFLOW with the needed size, then the
  *      SOCKET_ADDRESS_LIST with the loopback address of the family, pointers inside the
  *      buffer, Windows SOCKADDR lengths (16 / 28).
@@ -196,6 +197,16 @@ static void ListenAndConnection(ADDRESS_FAMILY Family)
         CHECK(SetUlong(Client, IPPROTO_IP, IP_TTL, 33) == STATUS_INVALID_PARAMETER, "v4 option on v6");
     }
 
+    /* Silent mode: a listener has none; afterwards the connection only closes. */
+    Status = Control(Listener, WskIoctl, SIO_WSK_SET_TCP_SILENT_MODE, 0, 0, NULL, 0, NULL, NULL);
+    CHECK(Status == STATUS_NOT_SUPPORTED, "silent mode on a listener: 0x%08x", (unsigned)Status);
+    Status = Control(Client, WskIoctl, SIO_WSK_SET_TCP_SILENT_MODE, 0, 0, NULL, 0, NULL, NULL);
+    CHECK(Status == STATUS_SUCCESS || Status == STATUS_ACCESS_DENIED, "silent mode: 0x%08x", (unsigned)Status);
+    if (Status == STATUS_SUCCESS) {
+        ARM_RECORD(Irp, &Record, RecordRoutine);
+        Status = Finish(((PWSK_PROVIDER_CONNECTION_DISPATCH)Client->Dispatch)->WskDisconnect(Client, NULL, 0, Irp));
+        CHECK(Status == STATUS_INVALID_DEVICE_STATE, "disconnect after silent mode: 0x%08x", (unsigned)Status);
+    }
     CHECK(Close(Client) == STATUS_SUCCESS, "close client");
     CHECK(Close(Accepted) == STATUS_SUCCESS, "close accepted");
     CHECK(Close(Listener) == STATUS_SUCCESS, "close listener");

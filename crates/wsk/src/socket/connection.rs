@@ -127,6 +127,8 @@ pub(crate) struct ConnState {
     fast_open: bool,
     /// A Fast Open connect the host deferred: the SYN leaves with the first write.
     deferred_connect: bool,
+    /// `SIO_WSK_SET_TCP_SILENT_MODE`: no more sends, inbound data dropped, close sends nothing.
+    silent: bool,
 }
 
 impl ConnState {
@@ -163,6 +165,7 @@ impl ConnState {
             nodelay_now: false,
             fast_open: false,
             deferred_connect: false,
+            silent: false,
         }
     }
 
@@ -206,6 +209,10 @@ impl ConnState {
             self.check_connect(common);
         }
         if self.phase != Phase::Connected {
+            return false;
+        }
+        if self.silent {
+            self.drop_inbound();
             return false;
         }
         if self.error_hint && self.failure.is_none() {
@@ -705,7 +712,8 @@ impl ConnState {
         if let Some(io) = self.io.take() {
             // Per WskCloseSocket: closing is abortive unless both directions are done.
             let both_done = self.fin_sent && (self.read_eof || self.peer_closed_hint);
-            if self.phase == Phase::Connected && !both_done && self.failure.is_none() {
+            // A silent connection leaves without a word (the host froze it).
+            if self.phase == Phase::Connected && !both_done && self.failure.is_none() && !self.silent {
                 let _ = io.abort();
             }
         }
@@ -1189,7 +1197,7 @@ impl ConnectionSocket {
             if flags & !disconnect::WSK_FLAG_ABORTIVE != 0 {
                 return Err((NtStatus::INVALID_PARAMETER, done));
             }
-            if c.phase != Phase::Connected {
+            if c.phase != Phase::Connected || c.silent {
                 return Err((NtStatus::INVALID_DEVICE_STATE, done));
             }
             if flags & disconnect::WSK_FLAG_ABORTIVE != 0 {
@@ -1289,6 +1297,27 @@ impl ConnectionSocket {
         self.h.shared.set_option(SockOpt::NoDelay(on))
     }
 
+    /// `SIO_WSK_SET_TCP_SILENT_MODE`: from now on sends and disconnects fail with
+    /// `STATUS_INVALID_DEVICE_STATE`, arriving data is dropped (nothing is indicated),
+    /// and closing sends neither FIN nor RST; only close is useful afterwards. The host
+    /// freezes the connection with `TCP_REPAIR` (needs `CAP_NET_ADMIN`). Windows refuses
+    /// loopback connections; this provider allows them, so it can be tested.
+    ///
+    /// # Errors
+    /// `STATUS_INVALID_DEVICE_STATE` when not connected or with a send or disconnect
+    /// pending; `STATUS_ACCESS_DENIED` when the host refuses `TCP_REPAIR`.
+    pub fn set_silent_mode(&self) -> Result<()> {
+        self.with_state(|_, c| {
+            if c.phase != Phase::Connected || !c.sends.is_empty() || c.disconnect.is_some() {
+                return Err(NtStatus::INVALID_DEVICE_STATE);
+            }
+            let io = c.io.as_ref().ok_or(NtStatus::INVALID_DEVICE_STATE)?;
+            io.set_silent().map_err(|e| NtStatus::from_io_error(&e))?;
+            c.silent = true;
+            Ok(())
+        })
+    }
+
     /// Sets the receive backlog limit: past it the provider stops reading the host
     /// socket until the client consumes or releases data.
     ///
@@ -1364,6 +1393,20 @@ impl ConnState {
         OptionContext { v6: self.family_of.is_ipv6(), bound: self.phase != Phase::Created, tcp: true }
     }
 
+    /// In silent mode: reads and discards what arrives, indicating nothing.
+    fn drop_inbound(&mut self) {
+        let Some(io) = &self.io else { return };
+        let mut scratch = [0u8; 16 * 1024];
+        while self.readable {
+            match io.read(&mut scratch) {
+                Ok(0) => self.readable = false,
+                Ok(_) => {}
+                Err(_) => self.readable = false,
+            }
+        }
+        self.leftover.clear();
+    }
+
     pub(crate) fn set_option(&mut self, option: SockOpt) -> Result<()> {
         let io = self.io.as_ref().ok_or(NtStatus::INVALID_DEVICE_STATE)?;
         host_result(io.set_option(&option))?;
@@ -1387,7 +1430,7 @@ impl ConnState {
     }
 
     fn check_can_send(&self) -> Result<()> {
-        if self.phase != Phase::Connected {
+        if self.phase != Phase::Connected || self.silent {
             return Err(NtStatus::INVALID_DEVICE_STATE);
         }
         if let Some(status) = self.failure {
