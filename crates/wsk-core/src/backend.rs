@@ -9,6 +9,8 @@ use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::resolve::{AddrHints, NameInfo, NameInfoFlags, ResolvedAddr};
+
 /// Identifies a registered socket in readiness reports.
 pub type Token = usize;
 
@@ -55,6 +57,25 @@ pub trait Backend: Send + Sync + 'static {
     fn poll(&self, events: &mut Vec<(Token, Readiness)>, timeout: Option<Duration>) -> io::Result<()>;
     /// Makes a `poll` in progress (or the next one) return at once.
     fn wake(&self);
+    /// Resolves `node` and `service` (`WskGetAddressInfo`). The one **blocking** call of
+    /// the trait: the runtime calls it on a resolver thread, never on the reactor.
+    /// Failures are [`crate::resolve::ResolveError`]s inside the `io::Error`
+    /// ([`crate::resolve::status_of`] turns them into NTSTATUS).
+    ///
+    /// # Errors
+    /// `Unsupported` by default: a backend without a resolver.
+    fn resolve(&self, node: Option<&str>, service: Option<&str>, hints: &AddrHints) -> io::Result<Vec<ResolvedAddr>> {
+        let _ = (node, service, hints);
+        Err(io::ErrorKind::Unsupported.into())
+    }
+    /// The host and service names of `addr` (`WskGetNameInfo`); blocking, like [`Backend::resolve`].
+    ///
+    /// # Errors
+    /// `Unsupported` by default: a backend without a resolver.
+    fn name_info(&self, addr: SocketAddr, flags: NameInfoFlags) -> io::Result<NameInfo> {
+        let _ = (addr, flags);
+        Err(io::ErrorKind::Unsupported.into())
+    }
 }
 
 /// A listening TCP socket.

@@ -12,6 +12,7 @@
 //! | [`event`] | which callbacks a socket has enabled: dynamic, static, inherited |
 //! | [`consts`] | flags, event bits, control codes and versions with their Windows values |
 //! | [`backend`] | the seam to a network: the traits the runtime drives, host or simulated |
+//! | [`resolve`] | name resolution: `AI_*`/`NI_*` values, hints, results, resolver errors to NTSTATUS |
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -21,4 +22,5 @@ pub mod buf;
 pub mod consts;
 pub mod event;
 pub mod irp;
+pub mod resolve;
 pub mod status;
