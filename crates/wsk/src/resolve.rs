@@ -99,15 +99,20 @@ impl Pool {
     }
 }
 
-/// Starts a lookup of `reg`: `work` runs on a resolver thread with the provider's backend.
-fn start<T: Send + 'static>(
+/// Starts a lookup of `reg`: `work` runs on a resolver thread with the provider's
+/// backend. `attach` receives the op *before* the job is queued (so a completion routine
+/// attached there runs on the resolver thread, never inline in this call) and returns
+/// what the caller gets.
+fn start<T: Send + 'static, R>(
     reg: &Arc<RegInner>,
     work: impl FnOnce(&dyn Backend) -> Result<T> + Send + 'static,
-) -> Op<T> {
+    attach: impl FnOnce(Op<T>) -> R,
+) -> R {
     let (op, request) = match Request::<T>::start(reg, false) {
         Ok(x) => x,
-        Err(e) => return Op::ready(Err(e)),
+        Err(e) => return attach(Op::ready(Err(e))),
     };
+    let returned = attach(op);
     let provider = reg.provider.clone();
     let job_request = Arc::clone(&request);
     let job: Job = Box::new(move || {
@@ -119,7 +124,18 @@ fn start<T: Send + 'static>(
     if !pool().submit(job) {
         request.complete(Err(NtStatus::INSUFFICIENT_RESOURCES));
     }
-    op
+    returned
+}
+
+/// Hands `op` to `done`; the canceller, if the op can still be cancelled.
+fn routine<T: Send + 'static>(
+    done: impl FnOnce(Result<T>) + Send + 'static,
+) -> impl FnOnce(Op<T>) -> Option<Canceller> {
+    move |op| {
+        let canceller = op.canceller();
+        op.then(done);
+        canceller
+    }
 }
 
 impl ProviderNpi {
@@ -139,21 +155,13 @@ impl ProviderNpi {
     /// (`STATUS_RETRY` for a temporary failure of the name service); `STATUS_NOT_IMPLEMENTED`
     /// on a backend without a resolver.
     pub fn get_address_info(&self, node: Option<&str>, service: Option<&str>, hints: &AddrHints) -> Op<Vec<AddrInfo>> {
-        if node.is_none() && service.is_none() {
-            return Op::ready(Err(NtStatus::INVALID_PARAMETER));
-        }
-        if let Err(e) = hints.validate() {
-            return Op::ready(Err(e));
-        }
-        let (node, service, hints) = (node.map(str::to_owned), service.map(str::to_owned), *hints);
-        start(&self.reg, move |backend| {
-            backend.resolve(node.as_deref(), service.as_deref(), &hints).map_err(|e| status_of(&e))
-        })
+        self.address_info(node, service, hints, |op| op)
     }
 
-    /// [`ProviderNpi::get_address_info`] with a completion routine, run on the resolver
-    /// thread (or here, for an error found at once). Returns the canceller (`IoCancelIrp`),
-    /// `None` if the lookup already completed.
+    /// [`ProviderNpi::get_address_info`] with a completion routine, attached before the
+    /// lookup starts: it runs on the resolver thread (or on the thread that cancels), or
+    /// here for an error found at once. Returns the canceller (`IoCancelIrp`), `None` if
+    /// the lookup already completed.
     pub fn get_address_info_then(
         &self,
         node: Option<&str>,
@@ -161,10 +169,27 @@ impl ProviderNpi {
         hints: &AddrHints,
         done: impl FnOnce(Result<Vec<AddrInfo>>) + Send + 'static,
     ) -> Option<Canceller> {
-        let op = self.get_address_info(node, service, hints);
-        let canceller = op.canceller();
-        op.then(done);
-        canceller
+        self.address_info(node, service, hints, routine(done))
+    }
+
+    fn address_info<R>(
+        &self,
+        node: Option<&str>,
+        service: Option<&str>,
+        hints: &AddrHints,
+        attach: impl FnOnce(Op<Vec<AddrInfo>>) -> R,
+    ) -> R {
+        if node.is_none() && service.is_none() {
+            return attach(Op::ready(Err(NtStatus::INVALID_PARAMETER)));
+        }
+        if let Err(e) = hints.validate() {
+            return attach(Op::ready(Err(e)));
+        }
+        let (node, service, hints) = (node.map(str::to_owned), service.map(str::to_owned), *hints);
+        let work = move |backend: &dyn Backend| {
+            backend.resolve(node.as_deref(), service.as_deref(), &hints).map_err(|e| status_of(&e))
+        };
+        start(&self.reg, work, attach)
     }
 
     /// `WskGetNameInfo`: the host name and service name of `addr`, by the host
@@ -179,10 +204,7 @@ impl ProviderNpi {
     /// From the lookup: `STATUS_NOT_FOUND` (`NI_NAMEREQD` and no name), and the others of
     /// [`wsk_core::resolve::ResolveError`].
     pub fn get_name_info(&self, addr: SocketAddr, flags: NameInfoFlags) -> Op<NameInfo> {
-        if let Err(e) = flags.validate() {
-            return Op::ready(Err(e));
-        }
-        start(&self.reg, move |backend| backend.name_info(addr, flags).map_err(|e| status_of(&e)))
+        self.name_info(addr, flags, |op| op)
     }
 
     /// [`ProviderNpi::get_name_info`] with a completion routine (see
@@ -193,9 +215,13 @@ impl ProviderNpi {
         flags: NameInfoFlags,
         done: impl FnOnce(Result<NameInfo>) + Send + 'static,
     ) -> Option<Canceller> {
-        let op = self.get_name_info(addr, flags);
-        let canceller = op.canceller();
-        op.then(done);
-        canceller
+        self.name_info(addr, flags, routine(done))
+    }
+
+    fn name_info<R>(&self, addr: SocketAddr, flags: NameInfoFlags, attach: impl FnOnce(Op<NameInfo>) -> R) -> R {
+        if let Err(e) = flags.validate() {
+            return attach(Op::ready(Err(e)));
+        }
+        start(&self.reg, move |backend: &dyn Backend| backend.name_info(addr, flags).map_err(|e| status_of(&e)), attach)
     }
 }

@@ -13,9 +13,9 @@
 use std::collections::HashMap;
 use std::mem::{align_of, size_of};
 use std::ptr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use wsk_api::{AddrHints, AddrInfo, NameInfo, NameInfoFlags, NtStatus};
+use wsk_api::{AddrHints, AddrInfo, Canceller, NameInfo, NameInfoFlags, NtStatus};
 use wsk_core::addr::{self, AddressFamily};
 use wsk_core::resolve::{ni, ns};
 
@@ -23,7 +23,7 @@ use crate::abi::{ADDRINFOEXW, GUID, IRP, NTSTATUS, PVOID, SOCKADDR, UNICODE_STRI
 use crate::guard::{guard, guard_status};
 use crate::kernel::sync::lock;
 use crate::status::{STATUS_BUFFER_TOO_SMALL, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED, STATUS_SUCCESS};
-use crate::wsk::irp::Inline;
+use crate::wsk::irp::{Inline, IrpDone};
 use crate::wsk::registration::client;
 use crate::wsk::with_irp;
 
@@ -86,6 +86,31 @@ unsafe fn read_hints(h: *const ADDRINFOEXW) -> Result<AddrHints, NTSTATUS> {
         return Err(STATUS_INVALID_PARAMETER);
     }
     AddrHints::from_windows(h.ai_flags, h.ai_family, h.ai_socktype, h.ai_protocol).map_err(|e| e.0)
+}
+
+/// The completion side of a started call, shared by the lookup's completion routine and
+/// the call itself: the routine is attached before the lookup starts (so the lookup never
+/// completes inline on the caller's thread and the call returns `STATUS_PENDING`, as on
+/// Windows); if the lookup cannot start, the call completes the IRP.
+type DoneSlot = Arc<Mutex<Option<IrpDone>>>;
+
+fn shared(done: IrpDone) -> (DoneSlot, DoneSlot) {
+    let slot = Arc::new(Mutex::new(Some(done)));
+    (Arc::clone(&slot), slot)
+}
+
+/// The canceller of a started lookup; for one that could not start (no captured NPI: the
+/// registration is going away), completes the IRP with that status.
+fn started_or_fail(started: Result<Option<Canceller>, NTSTATUS>, slot: &DoneSlot) -> Option<Canceller> {
+    match started {
+        Ok(canceller) => canceller,
+        Err(e) => {
+            if let Some(done) = lock(slot).take() {
+                done.finish(e, 0);
+            }
+            None
+        }
+    }
 }
 
 /// Rounds `n` up to a multiple of 8.
@@ -180,24 +205,25 @@ pub unsafe extern "C" fn get_address_info(
                 (Ok(n), Ok(s), Ok(h)) => (n, s, h),
                 (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return irp.fail(e),
             };
-            let op = match client.with_npi(|npi| npi.get_address_info(node.as_deref(), service.as_deref(), &hints)) {
-                Ok(op) => op,
-                Err(e) => return irp.fail(e),
-            };
             let result = Result as usize;
             let inline = Inline::new();
             let (call, done) = irp.begin(&inline);
-            let canceller = op.canceller();
-            op.then(move |r| match r {
-                Ok(list) => {
-                    let head = build_list(&list);
-                    // (In the enclosing unsafe block.) The client keeps *Result valid until completion.
-                    ptr::write_unaligned(result as *mut *mut ADDRINFOEXW, head);
-                    done.finish(STATUS_SUCCESS, 0);
-                }
-                Err(e) => done.finish(e.0, 0),
+            let (slot, routine_slot) = shared(done);
+            let started = client.with_npi(|npi| {
+                npi.get_address_info_then(node.as_deref(), service.as_deref(), &hints, move |r| {
+                    let Some(done) = lock(&routine_slot).take() else { return };
+                    match r {
+                        Ok(list) => {
+                            let head = build_list(&list);
+                            // (In the enclosing unsafe block.) The client keeps *Result valid until completion.
+                            ptr::write_unaligned(result as *mut *mut ADDRINFOEXW, head);
+                            done.finish(STATUS_SUCCESS, 0);
+                        }
+                        Err(e) => done.finish(e.0, 0),
+                    }
+                })
             });
-            call.returned(canceller)
+            call.returned(started_or_fail(started, &slot))
         })
     })
 }
@@ -351,19 +377,20 @@ pub unsafe extern "C" fn get_name_info(
             if service.is_none() {
                 flags = flags | ni::NI_NUMERICSERV;
             }
-            let op = match client.with_npi(|npi| npi.get_name_info(address, flags)) {
-                Ok(op) => op,
-                Err(e) => return irp.fail(e),
-            };
             let inline = Inline::new();
             let (call, done) = irp.begin(&inline);
-            let canceller = op.canceller();
-            op.then(move |r: Result<NameInfo, NtStatus>| match r {
-                // (In the enclosing unsafe block.) The strings stay valid until completion.
-                Ok(info) => done.finish(fill(node, service, &info), 0),
-                Err(e) => done.finish(e.0, 0),
+            let (slot, routine_slot) = shared(done);
+            let started = client.with_npi(|npi| {
+                npi.get_name_info_then(address, flags, move |r: Result<NameInfo, NtStatus>| {
+                    let Some(done) = lock(&routine_slot).take() else { return };
+                    match r {
+                        // (In the enclosing unsafe block.) The strings stay valid until completion.
+                        Ok(info) => done.finish(fill(node, service, &info), 0),
+                        Err(e) => done.finish(e.0, 0),
+                    }
+                })
             });
-            call.returned(canceller)
+            call.returned(started_or_fail(started, &slot))
         })
     })
 }
