@@ -150,11 +150,13 @@ fn name_info_of_loopback_addresses() {
     // The completion-routine form.
     let (tx, rx) = mpsc::channel();
     let canceller = npi.get_name_info_then("127.0.0.1:443".parse().unwrap(), numeric, move |r| {
-        tx.send(r).unwrap();
+        tx.send((r, std::thread::current().name().map(str::to_owned))).unwrap();
     });
     assert!(canceller.is_some());
-    let info = rx.recv_timeout(WAIT).expect("completed").unwrap();
-    assert_eq!(info.service, "443");
+    let (info, thread) = rx.recv_timeout(WAIT).expect("completed");
+    assert_eq!(info.unwrap().service, "443");
+    // The routine runs on the resolver thread, never inline in the call.
+    assert_eq!(thread.as_deref(), Some("wsk-resolver"));
     finish(reg, npi);
 }
 
