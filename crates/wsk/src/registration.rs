@@ -219,7 +219,8 @@ impl Registration {
     }
 
     /// Like [`Registration::deregister`], but gives up after `timeout`, returning the
-    /// registration and the `(sockets, captures)` still outstanding.
+    /// registration and the `(sockets, captures)` still outstanding (pending name
+    /// resolutions, also waited for, are [`Registration::pending_requests`]).
     ///
     /// # Errors
     /// The registration and its outstanding counts, when they did not drain in time.
