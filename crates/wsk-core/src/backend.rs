@@ -10,6 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use crate::option::{OptName, SockOpt};
+use crate::resolve::{AddrHints, NameInfo, NameInfoFlags, ResolvedAddr};
 
 /// Identifies a registered socket in readiness reports.
 pub type Token = usize;
@@ -59,6 +60,25 @@ pub trait Backend: Send + Sync + 'static {
     fn poll(&self, events: &mut Vec<(Token, Readiness)>, timeout: Option<Duration>) -> io::Result<()>;
     /// Makes a `poll` in progress (or the next one) return at once.
     fn wake(&self);
+    /// Resolves `node` and `service` (`WskGetAddressInfo`). The one **blocking** call of
+    /// the trait: the runtime calls it on a resolver thread, never on the reactor.
+    /// Failures are [`crate::resolve::ResolveError`]s inside the `io::Error`
+    /// ([`crate::resolve::status_of`] turns them into NTSTATUS).
+    ///
+    /// # Errors
+    /// `Unsupported` by default: a backend without a resolver.
+    fn resolve(&self, node: Option<&str>, service: Option<&str>, hints: &AddrHints) -> io::Result<Vec<ResolvedAddr>> {
+        let _ = (node, service, hints);
+        Err(io::ErrorKind::Unsupported.into())
+    }
+    /// The host and service names of `addr` (`WskGetNameInfo`); blocking, like [`Backend::resolve`].
+    ///
+    /// # Errors
+    /// `Unsupported` by default: a backend without a resolver.
+    fn name_info(&self, addr: SocketAddr, flags: NameInfoFlags) -> io::Result<NameInfo> {
+        let _ = (addr, flags);
+        Err(io::ErrorKind::Unsupported.into())
+    }
     /// Creates a socket with no role (a WSK basic socket) of the family of `family_of`:
     /// UDP when `datagram`, else TCP. It only carries options.
     fn basic_socket(&self, family_of: &SocketAddr, datagram: bool) -> io::Result<Box<dyn OptionSocket>> {

@@ -13,6 +13,7 @@
 //! | [`consts`] | flags, event bits, control codes and versions with their Windows values |
 //! | [`option`] | standard socket options: Windows `(level, name, value)` decoded, with their rules |
 //! | [`backend`] | the seam to a network: the traits the runtime drives, host or simulated |
+//! | [`resolve`] | name resolution: `AI_*`/`NI_*` values, hints, results, resolver errors to NTSTATUS |
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -23,4 +24,5 @@ pub mod consts;
 pub mod event;
 pub mod irp;
 pub mod option;
+pub mod resolve;
 pub mod status;

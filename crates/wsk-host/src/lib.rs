@@ -4,11 +4,13 @@
 //! before bind), switched to non-blocking mode, and registered edge-triggered with one
 //! `mio::Poll` owned by the provider's reactor thread. It is the only crate with `unsafe`
 //! (until the C ABI arrives): the `ioctl`s and `getsockopt`s that report queue sizes and
-//! TCP state, and the `connect(AF_UNSPEC)` that resets a connection in place.
+//! TCP state, and the `connect(AF_UNSPEC)` that resets a connection in place. Name
+//! resolution goes to the host resolver (`getaddrinfo` / `getnameinfo`, in `resolve.rs`).
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod interfaces;
 mod option;
+mod resolve;
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr};
@@ -21,6 +23,7 @@ use socket2::SockRef;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use wsk_core::backend::{self, ListenOptions, Readiness, TcpInfo, Token};
 use wsk_core::option::{OptName, SockOpt};
+use wsk_core::resolve::{AddrHints, NameInfo, NameInfoFlags, ResolvedAddr};
 
 /// The token reserved for the wake-up handle.
 const WAKE_TOKEN: mio::Token = mio::Token(usize::MAX);
@@ -111,6 +114,14 @@ impl backend::Backend for HostBackend {
     fn wake(&self) {
         // A failed wake-up only delays the reactor until its next event; nothing to report.
         let _ = self.waker.wake();
+    }
+
+    fn resolve(&self, node: Option<&str>, service: Option<&str>, hints: &AddrHints) -> io::Result<Vec<ResolvedAddr>> {
+        resolve::resolve(node, service, hints)
+    }
+
+    fn name_info(&self, addr: SocketAddr, flags: NameInfoFlags) -> io::Result<NameInfo> {
+        resolve::name_info(addr, flags)
     }
 
     fn basic_socket(&self, family_of: &SocketAddr, datagram: bool) -> io::Result<Box<dyn backend::OptionSocket>> {

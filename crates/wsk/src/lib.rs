@@ -14,6 +14,8 @@
 //! | provider dispatch tables | methods of [`ListenSocket`] and [`ConnectionSocket`] |
 //! | an IRP and its completion routine | an [`Op`] future, or a `*_then` completion closure |
 //! | `IoCancelIrp` | [`Op::cancel`] |
+//! | `WskGetAddressInfo` / `WskGetNameInfo` | [`ProviderNpi::get_address_info`] / [`ProviderNpi::get_name_info`] (on resolver threads) |
+//! | `WskControlClient(WSK_TRANSPORT_LIST_CHANGE)` | [`ProviderNpi::transport_list_change`] |
 //! | client dispatch tables | the [`ListenEvents`] and [`ConnectionEvents`] traits |
 //! | `WSK_DATA_INDICATION` chain, `STATUS_PENDING` + `WskRelease` | [`DataIndication`], [`RetainedIndication`] (drop = release) |
 //!
@@ -64,6 +66,8 @@ mod indication;
 mod op;
 mod provider;
 mod registration;
+mod request;
+mod resolve;
 mod socket;
 
 pub use buffer::{ReceiveBuffer, SendBuffer};
@@ -72,6 +76,7 @@ pub use indication::{DataIndication, IndicationBuffer, RetainedIndication, BUFFE
 pub use op::{in_client_code, Canceller, Op, Result};
 pub use provider::Provider;
 pub use registration::{ProviderCharacteristics, ProviderNpi, Registration, Wait};
+pub use resolve::{AddrHints, AddrInfo, NameInfo, NameInfoFlags, MAX_RESOLVER_THREADS, RESOLVER_IDLE};
 pub use socket::{
     BasicSocket, ConnectionSocket, ConnectionStats, ListenSocket, SocketControl, DEFAULT_RECEIVE_BACKLOG,
 };
@@ -82,6 +87,12 @@ pub use wsk_core::{addr, backend, option, status};
 /// Event bits (`WSK_EVENT_*`) for `enable_events` / `disable_event`.
 pub mod events {
     pub use wsk_core::consts::events::*;
+}
+
+/// Name resolution values (Windows'): `AI_*` hints flags, `NI_*` flags, `NS_*` name
+/// spaces, socket types, and the resolver failures with their NTSTATUS.
+pub mod resolution {
+    pub use wsk_core::resolve::{ai, ni, ns, socktype, status_of, ResolveError};
 }
 
 /// Per-call flags (`WSK_FLAG_*`).

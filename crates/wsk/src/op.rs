@@ -206,25 +206,50 @@ impl<T: Send + 'static> Op<T> {
 /// [`Op::canceller`]. Cancelling a completed operation does nothing.
 #[derive(Clone)]
 pub struct Canceller {
-    socket: Weak<SocketShared>,
-    id: OpId,
+    target: CancelTarget,
+}
+
+/// What a [`Canceller`] cancels.
+#[derive(Clone)]
+enum CancelTarget {
+    /// An operation of a socket, by id.
+    Socket { socket: Weak<SocketShared>, id: OpId },
+    /// A provider-level request (name resolution, transport list change).
+    Request(Weak<dyn Cancel>),
+}
+
+/// Something pending that can be cancelled (`IoCancelIrp`): completes it with
+/// `STATUS_CANCELLED` if it is still pending, and says whether it was.
+pub(crate) trait Cancel: Send + Sync {
+    fn cancel(&self) -> bool;
 }
 
 impl Canceller {
     pub(crate) fn new(socket: &Arc<SocketShared>, id: OpId) -> Canceller {
-        Canceller { socket: Arc::downgrade(socket), id }
+        Canceller { target: CancelTarget::Socket { socket: Arc::downgrade(socket), id } }
+    }
+
+    /// A canceller of a provider-level request.
+    pub(crate) fn request(request: Weak<dyn Cancel>) -> Canceller {
+        Canceller { target: CancelTarget::Request(request) }
     }
 
     /// Cancels the operation if it is still pending; it then completes with
     /// `STATUS_CANCELLED` (see [`Op::cancel`]). Returns whether a pending operation was found.
     pub fn cancel(&self) -> bool {
-        self.socket.upgrade().is_some_and(|s| s.cancel(self.id))
+        match &self.target {
+            CancelTarget::Socket { socket, id } => socket.upgrade().is_some_and(|s| s.cancel(*id)),
+            CancelTarget::Request(request) => request.upgrade().is_some_and(|r| r.cancel()),
+        }
     }
 }
 
 impl std::fmt::Debug for Canceller {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Canceller").field("id", &self.id).finish()
+        match &self.target {
+            CancelTarget::Socket { id, .. } => f.debug_struct("Canceller").field("id", id).finish(),
+            CancelTarget::Request(_) => f.debug_struct("Canceller").field("request", &"provider-level").finish(),
+        }
     }
 }
 

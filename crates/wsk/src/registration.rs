@@ -25,6 +25,10 @@ pub(crate) struct RegState {
     pub(crate) deregistered: bool,
     pub(crate) static_events: u32,
     pub(crate) any_socket_created: bool,
+    /// Provider-level requests pending (name resolution, transport list changes).
+    pub(crate) requests: usize,
+    /// Requests the deregistration cancels (`WSK_TRANSPORT_LIST_CHANGE`).
+    pub(crate) on_deregister: Vec<Arc<dyn crate::request::Pending>>,
 }
 
 pub(crate) struct RegInner {
@@ -101,7 +105,7 @@ pub struct ProviderCharacteristics {
 /// # Ok(()) }
 /// ```
 pub struct Registration {
-    inner: Arc<RegInner>,
+    pub(crate) inner: Arc<RegInner>,
 }
 
 impl Registration {
@@ -195,6 +199,8 @@ impl Registration {
     }
 
     /// `WskDeregister`: stops new captures (blocked ones return `STATUS_DEVICE_NOT_READY`),
+    /// cancels pending [`ProviderNpi::transport_list_change`]s (`STATUS_CANCELLED`), waits
+    /// for pending name resolutions ([`Registration::pending_requests`]),
     /// then blocks until every socket of the registration is closed and every capture
     /// released. Must not be called from a callback or completion routine.
     pub fn deregister(self) {
@@ -207,13 +213,14 @@ impl Registration {
     pub fn deregister_shared(&self) {
         self.begin_deregister();
         let mut st = lock(&self.inner.state);
-        while st.sockets > 0 || st.captures > 0 {
+        while st.sockets > 0 || st.captures > 0 || st.requests > 0 {
             st = self.inner.cv.wait(st).unwrap_or_else(|e| e.into_inner());
         }
     }
 
     /// Like [`Registration::deregister`], but gives up after `timeout`, returning the
-    /// registration and the `(sockets, captures)` still outstanding.
+    /// registration and the `(sockets, captures)` still outstanding (pending name
+    /// resolutions, also waited for, are [`Registration::pending_requests`]).
     ///
     /// # Errors
     /// The registration and its outstanding counts, when they did not drain in time.
@@ -221,7 +228,7 @@ impl Registration {
         self.begin_deregister();
         let deadline = Instant::now() + timeout;
         let mut st = lock(&self.inner.state);
-        while st.sockets > 0 || st.captures > 0 {
+        while st.sockets > 0 || st.captures > 0 || st.requests > 0 {
             let now = Instant::now();
             if now >= deadline {
                 let counts = (st.sockets, st.captures);
@@ -238,11 +245,20 @@ impl Registration {
     /// captures blocked waiting for the provider return with it. It does not wait;
     /// [`Registration::deregister`] does.
     pub fn begin_deregister(&self) {
-        lock(&self.inner.state).deregistered = true;
+        let cancel = {
+            let mut st = lock(&self.inner.state);
+            st.deregistered = true;
+            std::mem::take(&mut st.on_deregister)
+        };
         // Wake captures blocked on provider availability so they see the deregistration.
         let provider = &self.inner.provider.inner;
-        let _guard = provider.available_guard();
+        let guard = provider.available_guard();
         provider.available_cv.notify_all();
+        drop(guard);
+        // Requests that wait for a change (WSK_TRANSPORT_LIST_CHANGE) end with STATUS_CANCELLED.
+        for request in cancel {
+            request.cancel();
+        }
     }
 }
 

@@ -2,7 +2,9 @@
 //! the Rust provider (`wsk` crate).
 //!
 //! - [`registration`]: WskRegister … WskDeregister, `PWSK_CLIENT`.
-//! - [`provider`]: `WSK_PROVIDER_DISPATCH` (WskSocket, WskSocketConnect, WskControlClient…).
+//! - [`provider`]: `WSK_PROVIDER_DISPATCH` (WskSocket, WskSocketConnect).
+//! - [`client_control`]: WskControlClient's codes; [`security`]: cached security descriptors.
+//! - [`resolve`]: WskGetAddressInfo, WskFreeAddressInfo, WskGetNameInfo.
 //! - [`basic`], [`listen`], [`connection`], [`datagram`]: the socket dispatch tables.
 //! - [`control`]: WskControlSocket's options and IOCTLs.
 //! - [`handle`]: `PWSK_SOCKET` handles, validated on every call.
@@ -14,6 +16,7 @@
 
 pub mod basic;
 pub mod buffers;
+pub mod client_control;
 pub mod connection;
 pub mod control;
 pub mod datagram;
@@ -23,6 +26,8 @@ pub mod irp;
 pub mod listen;
 pub mod provider;
 pub mod registration;
+pub mod resolve;
+pub mod security;
 pub mod tables;
 
 use wsk_api::NtStatus;
@@ -43,12 +48,23 @@ pub struct WskLeaks {
     pub sockets: usize,
     /// Receive indications retained (`STATUS_PENDING`) and never released with `WskRelease`.
     pub indications: usize,
+    /// Result lists of `WskGetAddressInfo` never freed with `WskFreeAddressInfo`.
+    pub address_infos: usize,
+    /// References to cached security descriptors (`WSK_CACHE_SD`) never released (`WSK_RELEASE_SD`).
+    pub security_descriptors: usize,
 }
 
 /// The WSK objects the process still holds.
 pub fn leaks() -> WskLeaks {
     let (registrations, captures) = registration::outstanding();
-    WskLeaks { registrations, captures, sockets: handle::live(), indications: events::retained_count() }
+    WskLeaks {
+        registrations,
+        captures,
+        sockets: handle::live(),
+        indications: events::retained_count(),
+        address_infos: resolve::outstanding_lists(),
+        security_descriptors: security::outstanding(),
+    }
 }
 
 /// The NTSTATUS of an operation's result.

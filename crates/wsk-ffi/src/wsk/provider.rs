@@ -1,20 +1,17 @@
-//! `WSK_PROVIDER_DISPATCH`: WskSocket, WskSocketConnect, WskControlClient, and the name
-//! resolution slots.
+//! `WSK_PROVIDER_DISPATCH`: WskSocket and WskSocketConnect (WskControlClient is in
+//! [`crate::wsk::client_control`], the name resolution slots in [`crate::wsk::resolve`]).
 
 use std::net::SocketAddr;
 
 use wsk_core::addr::AddressFamily;
 use wsk_core::consts::category::*;
-use wsk_core::consts::client_control::*;
 
 use crate::abi::{
-    ADDRINFOEXW, GUID, IRP, NTSTATUS, PVOID, SIZE_T, SOCKADDR, UNICODE_STRING, WSK_CLIENT_CONNECTION_DISPATCH,
-    WSK_CLIENT_LISTEN_DISPATCH, WSK_EVENT_CALLBACK_CONTROL, WSK_TRANSPORT,
+    IRP, NTSTATUS, PVOID, SIZE_T, SOCKADDR, WSK_CLIENT_CONNECTION_DISPATCH, WSK_CLIENT_LISTEN_DISPATCH,
+    WSK_EVENT_CALLBACK_CONTROL,
 };
-use crate::guard::{guard, guard_status};
-use crate::status::{
-    STATUS_BUFFER_OVERFLOW, STATUS_INVALID_PARAMETER, STATUS_NOT_IMPLEMENTED, STATUS_NOT_SUPPORTED, STATUS_SUCCESS,
-};
+use crate::guard::guard_status;
+use crate::status::{STATUS_INVALID_PARAMETER, STATUS_NOT_IMPLEMENTED, STATUS_NOT_SUPPORTED, STATUS_SUCCESS};
 use crate::wsk::buffers::read_sockaddr;
 use crate::wsk::events::{CConnectionEvents, CListenEvents};
 use crate::wsk::handle::{self, Socket};
@@ -202,155 +199,4 @@ pub(crate) unsafe fn event_control(size: SIZE_T, buffer: PVOID) -> Result<u32, N
         }
         Ok(ctl.EventMask)
     }
-}
-
-/// The transports this provider offers (`WSK_TRANSPORT_LIST_QUERY`).
-fn transports() -> [WSK_TRANSPORT; 2] {
-    let t = |af| WSK_TRANSPORT {
-        Version: wsk_core::consts::WSK_PROVIDER_VERSION,
-        SocketType: SOCK_STREAM,
-        Protocol: IPPROTO_TCP,
-        AddressFamily: af,
-        ProviderId: GUID::default(),
-    };
-    [t(crate::abi::AF_INET), t(crate::abi::AF_INET6)]
-}
-
-/// `WskControlClient`.
-pub unsafe extern "C" fn control_client(
-    Client: PVOID,
-    ControlCode: u32,
-    InputSize: SIZE_T,
-    InputBuffer: PVOID,
-    OutputSize: SIZE_T,
-    OutputBuffer: PVOID,
-    OutputSizeReturned: *mut SIZE_T,
-    Irp: *mut IRP,
-) -> NTSTATUS {
-    // SAFETY: the caller passes WskControlClient's arguments under the WSK contract; each pointer
-    // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
-    guard_status("WskControlClient", || unsafe {
-        let irp = match IrpRef::check_optional(Irp) {
-            Ok(irp) => irp,
-            Err(e) => return e,
-        };
-        let client = match client(Client).and_then(|c| c.check_ready().map(|()| c)) {
-            Ok(c) => c,
-            Err(e) => return finish(irp, e, 0),
-        };
-        match ControlCode {
-            WSK_SET_STATIC_EVENT_CALLBACKS => {
-                let status = match event_control(InputSize, InputBuffer) {
-                    Ok(mask) => match client.with_npi(|npi| npi.set_static_event_callbacks(mask)) {
-                        Ok(Ok(())) => STATUS_SUCCESS,
-                        Ok(Err(e)) => e.0,
-                        Err(e) => e,
-                    },
-                    Err(e) => e,
-                };
-                finish(irp, status, 0)
-            }
-            WSK_TRANSPORT_LIST_QUERY => {
-                if OutputSizeReturned.is_null() {
-                    return finish(irp, STATUS_INVALID_PARAMETER, 0);
-                }
-                let list = transports();
-                let needed = std::mem::size_of_val(&list);
-                *OutputSizeReturned = needed;
-                if OutputBuffer.is_null() || OutputSize < needed {
-                    return finish(irp, STATUS_BUFFER_OVERFLOW, 0);
-                }
-                std::ptr::copy_nonoverlapping(list.as_ptr() as *const u8, OutputBuffer as *mut u8, needed);
-                finish(irp, STATUS_SUCCESS, needed)
-            }
-            // Accepted without effect: there is no TDI on Linux.
-            WSK_TDI_BEHAVIOR | WSK_TDI_DEVICENAME_MAPPING => {
-                let needed = if ControlCode == WSK_TDI_BEHAVIOR {
-                    std::mem::size_of::<u32>()
-                } else {
-                    std::mem::size_of::<crate::abi::WSK_TDI_MAP_INFO>()
-                };
-                if InputBuffer.is_null() || InputSize < needed {
-                    return finish(irp, STATUS_INVALID_PARAMETER, 0);
-                }
-                finish(irp, STATUS_SUCCESS, 0)
-            }
-            // WSK_TRANSPORT_LIST_CHANGE, WSK_CACHE_SD, WSK_RELEASE_SD: the next provider issue.
-            _ => finish(irp, STATUS_NOT_SUPPORTED, 0),
-        }
-    })
-}
-
-/// `WskGetAddressInfo`: name resolution arrives with the next provider issue.
-pub unsafe extern "C" fn get_address_info(
-    Client: PVOID,
-    NodeName: *mut UNICODE_STRING,
-    ServiceName: *mut UNICODE_STRING,
-    NameSpace: u32,
-    Provider: *mut GUID,
-    Hints: *mut ADDRINFOEXW,
-    Result: *mut *mut ADDRINFOEXW,
-    OwningProcess: PVOID,
-    OwningThread: PVOID,
-    Irp: *mut IRP,
-) -> NTSTATUS {
-    let _ = (NodeName, ServiceName, NameSpace, Provider, Hints, OwningProcess, OwningThread);
-    // SAFETY: the caller passes WskGetAddressInfo's arguments under the WSK contract; each pointer
-    // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
-    guard_status("WskGetAddressInfo", || unsafe {
-        with_irp(Irp, |irp| {
-            if let Err(e) = client(Client).and_then(|c| c.check_ready()) {
-                return irp.fail(e);
-            }
-            if Result.is_null() {
-                return irp.fail(STATUS_INVALID_PARAMETER);
-            }
-            irp.fail(STATUS_NOT_IMPLEMENTED)
-        })
-    })
-}
-
-/// `WskFreeAddressInfo`: nothing is ever allocated by `WskGetAddressInfo` yet.
-pub unsafe extern "C" fn free_address_info(Client: PVOID, AddrInfo: *mut ADDRINFOEXW) {
-    guard("WskFreeAddressInfo", (), || {
-        if !AddrInfo.is_null() {
-            tracing::error!("WskFreeAddressInfo of {:p}: not a list WskGetAddressInfo returned", AddrInfo);
-        }
-        let _ = Client;
-    })
-}
-
-/// `WskGetNameInfo`: arrives with the next provider issue.
-pub unsafe extern "C" fn get_name_info(
-    Client: PVOID,
-    SockAddr: *mut SOCKADDR,
-    SockAddrLength: u32,
-    NodeName: *mut UNICODE_STRING,
-    ServiceName: *mut UNICODE_STRING,
-    Flags: u32,
-    OwningProcess: PVOID,
-    OwningThread: PVOID,
-    Irp: *mut IRP,
-) -> NTSTATUS {
-    let _ = (NodeName, ServiceName, Flags, OwningProcess, OwningThread);
-    // SAFETY: the caller passes WskGetNameInfo's arguments under the WSK contract; each pointer
-    // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
-    guard_status("WskGetNameInfo", || unsafe {
-        with_irp(Irp, |irp| {
-            if let Err(e) = client(Client).and_then(|c| c.check_ready()) {
-                return irp.fail(e);
-            }
-            if SockAddr.is_null() {
-                return irp.fail(STATUS_INVALID_PARAMETER);
-            }
-            let family = match AddressFamily::from_windows(std::ptr::read_unaligned(SockAddr as *const u16)) {
-                Ok(f) => f,
-                Err(_) => return irp.fail(STATUS_NOT_SUPPORTED),
-            };
-            if (SockAddrLength as usize) < family.sockaddr_len() {
-                return irp.fail(STATUS_INVALID_PARAMETER);
-            }
-            irp.fail(STATUS_NOT_IMPLEMENTED)
-        })
-    })
 }

@@ -223,7 +223,9 @@ pub unsafe extern "C" fn WskQueryProviderCharacteristics(
 }
 
 /// `WskDeregister`: blocks until every socket of the registration is closed and every
-/// capture released (captures blocked in other threads return `STATUS_DEVICE_NOT_READY`).
+/// capture released (captures blocked in other threads return `STATUS_DEVICE_NOT_READY`);
+/// pending `WSK_TRANSPORT_LIST_CHANGE` IRPs complete with `STATUS_CANCELLED` first, and
+/// pending name resolutions are waited for.
 #[no_mangle]
 pub unsafe extern "C" fn WskDeregister(WskRegistration: *mut WSK_REGISTRATION) {
     // SAFETY: the caller passes WskDeregister's arguments under the WSK contract; each pointer

@@ -6,7 +6,7 @@ use crate::abi::{
     WSK_PROVIDER_BASIC_DISPATCH, WSK_PROVIDER_CONNECTION_DISPATCH, WSK_PROVIDER_DATAGRAM_DISPATCH,
     WSK_PROVIDER_DISPATCH, WSK_PROVIDER_LISTEN_DISPATCH, WSK_PROVIDER_STREAM_DISPATCH,
 };
-use crate::wsk::{basic, connection, datagram, listen, provider};
+use crate::wsk::{basic, client_control, connection, datagram, listen, provider, resolve};
 
 const BASIC: WSK_PROVIDER_BASIC_DISPATCH = WSK_PROVIDER_BASIC_DISPATCH {
     WskControlSocket: Some(basic::control_socket),
@@ -18,10 +18,10 @@ static PROVIDER: WSK_PROVIDER_DISPATCH = WSK_PROVIDER_DISPATCH {
     Reserved: 0,
     WskSocket: Some(provider::socket),
     WskSocketConnect: Some(provider::socket_connect),
-    WskControlClient: Some(provider::control_client),
-    WskGetAddressInfo: Some(provider::get_address_info),
-    WskFreeAddressInfo: Some(provider::free_address_info),
-    WskGetNameInfo: Some(provider::get_name_info),
+    WskControlClient: Some(client_control::control_client),
+    WskGetAddressInfo: Some(resolve::get_address_info),
+    WskFreeAddressInfo: Some(resolve::free_address_info),
+    WskGetNameInfo: Some(resolve::get_name_info),
 };
 
 static BASIC_TABLE: WSK_PROVIDER_BASIC_DISPATCH = BASIC;
