@@ -348,3 +348,27 @@ mod tests {
         assert_eq!(status_of(&io::Error::from(io::ErrorKind::Unsupported)), NtStatus::NOT_IMPLEMENTED);
     }
 }
+
+/// Whether `name` lies in the special-use domain `invalid.` (RFC 6761 §6.4), for which
+/// "name resolution APIs and libraries SHOULD ... always return immediate negative
+/// responses": such a name is answered "no such name" without asking any resolver.
+pub fn is_special_invalid(name: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    let last = name.rsplit('.').next().unwrap_or(name);
+    last.eq_ignore_ascii_case("invalid")
+}
+
+#[cfg(test)]
+mod special_use_tests {
+    use super::is_special_invalid;
+
+    #[test]
+    fn invalid_domain() {
+        for name in ["invalid", "INVALID.", "nonexistent.invalid", "a.b.Invalid", "x.invalid."] {
+            assert!(is_special_invalid(name), "{name}");
+        }
+        for name in ["localhost", "invalid.example", "invalidx", "127.0.0.1", ""] {
+            assert!(!is_special_invalid(name), "{name}");
+        }
+    }
+}

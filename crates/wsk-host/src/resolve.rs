@@ -110,6 +110,11 @@ unsafe fn socket_addr(addr: *const libc::sockaddr, len: libc::socklen_t) -> Opti
 /// glibc gives one result per address *and* type (stream, datagram, raw); Windows gives
 /// one per address with type and protocol 0, so the duplicates are dropped here.
 pub(crate) fn resolve(node: Option<&str>, service: Option<&str>, hints: &AddrHints) -> io::Result<Vec<ResolvedAddr>> {
+    // RFC 6761: names under `invalid.` never exist, and no query may leave for them
+    // (glibc would ask the DNS servers, which a machine without a network cannot reach).
+    if node.is_some_and(wsk_core::resolve::is_special_invalid) {
+        return Err(gai_error(libc::EAI_NONAME, None));
+    }
     let node = c_name(node)?;
     let service = c_name(service)?;
     // SAFETY: addrinfo is plain old data; all-zero (NULL pointers) is the documented

@@ -107,11 +107,9 @@ fn type_hints_give_type_and_protocol() {
 #[test]
 fn unresolvable_names_fail_with_not_found() {
     let (reg, npi) = env();
-    // `.invalid` never exists (RFC 6761): the host resolver answers at once.
-    let started = Instant::now();
+    // `.invalid` never exists (RFC 6761): answered without any query, so no network is needed.
     let r = done(npi.get_address_info(Some("nonexistent.invalid"), None, &AddrHints::default()));
     assert_eq!(r, Err(NtStatus::NOT_FOUND));
-    eprintln!("nonexistent.invalid: {:?}", started.elapsed());
     // AI_NUMERICHOST: a name that is no number is not found, without any lookup.
     let numeric = AddrHints { flags: ai::AI_NUMERICHOST, ..AddrHints::default() };
     assert_eq!(done(npi.get_address_info(Some("localhost"), None, &numeric)), Err(NtStatus::NOT_FOUND));
