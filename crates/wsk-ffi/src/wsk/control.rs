@@ -96,6 +96,9 @@ pub unsafe fn control_socket(
             WSK_SET_OPTION if (level, code) == (SOL_SOCKET, SO_WSK_EVENT_CALLBACK) => {
                 event_callback(sock, in_size, in_buf, irp)
             }
+            WSK_SET_OPTION | WSK_GET_OPTION if (level, code) == (SOL_SOCKET, SO_WSK_SECURITY) => {
+                security_option(sock, request == WSK_SET_OPTION, in_size, in_buf, &out, irp)
+            }
             WSK_SET_OPTION => {
                 let r = SockOpt::decode(level, code, input(in_size, in_buf))
                     .and_then(|option| sock.socket.control().set_option(option));
@@ -148,6 +151,55 @@ unsafe fn event_callback(sock: Handle, in_size: SIZE_T, in_buf: PVOID, irp: Opti
         return finish(irp, STATUS_INVALID_PARAMETER, 0);
     }
     finish(irp, status_of(&control.enable_events(mask)), 0)
+}
+
+/// `SO_WSK_SECURITY` (listen, datagram and connection sockets; IRP required): set, before
+/// bind, takes a `PSECURITY_DESCRIPTOR` that `WSK_CACHE_SD` returned; get hands the
+/// socket's descriptor back (NULL if none) with a reference for `WSK_RELEASE_SD`.
+/// Descriptors are kept, not enforced (docs/C_ABI.md).
+///
+/// # Safety
+/// The buffers must be as `WskControlSocket` documents them.
+unsafe fn security_option(
+    sock: Handle,
+    set: bool,
+    in_size: SIZE_T,
+    in_buf: PVOID,
+    out: &Output,
+    irp: Option<IrpRef>,
+) -> NTSTATUS {
+    let Some(irp) = irp else { return STATUS_INVALID_PARAMETER };
+    let bound = match &sock.socket {
+        Socket::Basic(_) => return irp.fail(STATUS_INVALID_PARAMETER),
+        Socket::Listen(l) => l.local_addr().is_ok(),
+        Socket::Connection(c) => c.local_addr().is_ok(),
+    };
+    const POINTER: usize = std::mem::size_of::<PVOID>();
+    if !set {
+        let sd = crate::wsk::security::handed_out(&sock.security);
+        // SAFETY: per this function's contract.
+        return match unsafe { out.write(&(sd as usize).to_ne_bytes()) } {
+            Ok(n) => irp.complete_now(STATUS_SUCCESS, n),
+            Err(e) => {
+                if !sd.is_null() {
+                    let _ = crate::wsk::security::release(sd);
+                }
+                irp.fail(e)
+            }
+        };
+    }
+    if bound {
+        return irp.fail(wsk_api::NtStatus::INVALID_DEVICE_STATE.0);
+    }
+    if in_buf.is_null() || in_size < POINTER {
+        return irp.fail(STATUS_INVALID_PARAMETER);
+    }
+    // SAFETY: at least a pointer's worth of input is readable (checked above).
+    let sd = unsafe { std::ptr::read_unaligned(in_buf as *const PVOID) };
+    match crate::wsk::security::attach(&sock.security, sd) {
+        Ok(()) => irp.complete_now(STATUS_SUCCESS, 0),
+        Err(e) => irp.fail(e),
+    }
 }
 
 /// `WskIoctl`.

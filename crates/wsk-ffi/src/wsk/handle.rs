@@ -65,6 +65,17 @@ pub const CALLBACKS_PENDING: u32 = u32::MAX;
 pub struct Entry {
     pub socket: Socket,
     pub missing_events: AtomicU32,
+    /// The cached descriptor `SO_WSK_SECURITY` gave the socket (one reference held).
+    pub security: std::sync::Mutex<Option<usize>>,
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        let held = self.security.get_mut().map(|s| s.take()).unwrap_or_else(|e| e.into_inner().take());
+        if let Some(sd) = held {
+            let _ = crate::wsk::security::release(sd as *const c_void);
+        }
+    }
 }
 
 /// One handle: the `WSK_SOCKET` the client sees, first, then the provider's state.
@@ -134,7 +145,13 @@ pub fn insert(socket: Socket, dispatch: *const c_void, missing_events: u32) -> R
     let p = slot as *const Slot as *mut Slot;
     // SAFETY: the slot is free (just taken off the free list, state 0): nobody else reads
     // or writes its entry until LIVE is published below.
-    unsafe { *slot.entry.get() = Some(Entry { socket, missing_events: AtomicU32::new(missing_events) }) };
+    unsafe {
+        *slot.entry.get() = Some(Entry {
+            socket,
+            missing_events: AtomicU32::new(missing_events),
+            security: std::sync::Mutex::new(None),
+        })
+    };
     slot.dispatch.store(dispatch as *mut c_void, Ordering::Release);
     slot.state.store(LIVE | 1, Ordering::Release);
     Ok(p as *mut WSK_SOCKET)

@@ -217,6 +217,30 @@ pub fn release(sd: *const c_void) -> Result<(), NTSTATUS> {
     Ok(())
 }
 
+/// `SO_WSK_SECURITY` set (before bind): the socket takes the cached descriptor `sd`,
+/// holding a reference of its own until it closes (or another replaces it).
+///
+/// # Errors
+/// `STATUS_INVALID_PARAMETER` when `sd` is not a cached descriptor.
+pub fn attach(slot: &std::sync::Mutex<Option<usize>>, sd: *const c_void) -> Result<(), NTSTATUS> {
+    add_ref(sd)?;
+    let old = crate::kernel::sync::lock(slot).replace(sd as usize);
+    if let Some(old) = old {
+        let _ = release(old as *const c_void);
+    }
+    Ok(())
+}
+
+/// `SO_WSK_SECURITY` get: the socket's descriptor (NULL if none) with one more reference
+/// for the client, who releases it with `WSK_RELEASE_SD`.
+pub fn handed_out(slot: &std::sync::Mutex<Option<usize>>) -> *mut c_void {
+    let held = *crate::kernel::sync::lock(slot);
+    match held {
+        Some(sd) if add_ref(sd as *const c_void).is_ok() => sd as *mut c_void,
+        _ => ptr::null_mut(),
+    }
+}
+
 /// References to cached descriptors not released (for the leak report).
 pub fn outstanding() -> usize {
     lock(&CACHE).as_ref().map_or(0, |c| c.values().map(|e| e.refs).sum())

@@ -15,6 +15,9 @@
  *   5. SIO_ADDRESS_LIST_CHANGE: pending; IoCancelIrp completes it with STATUS_CANCELLED;
  *      a second one completes with STATUS_CANCELLED before the socket's close does.
  *   6. Closed handles answer STATUS_INVALID_HANDLE.
+ *   7. SO_WSK_SECURITY: only a cached descriptor (WSK_CACHE_SD) is taken, before bind, with
+ *      an IRP; a get hands it back with a reference of its own; after every release and
+ *      the socket's close, no reference is left (a second WSK_RELEASE_SD fails).
  * Prints "control: OK" and exits 0, or "control: FAIL ..." and exits 1.
  */
 #define IRP_WAIT_PROGRAM "control"
@@ -278,6 +281,71 @@ static void AddressChange(ADDRESS_FAMILY Family)
     IoFreeIrp(Change);
 }
 
+/* A self-relative SECURITY_DESCRIPTOR: owner S-1-5-18, an empty DACL. */
+static void MakeDescriptor(UCHAR *Sd)
+{
+    static const UCHAR Sid[12] = {1, 1, 0, 0, 0, 0, 0, 5, 18, 0, 0, 0};
+    static const UCHAR Acl[8] = {2, 0, 8, 0, 0, 0, 0, 0};
+    USHORT ControlBits = 0x8000 | 0x0004; /* SE_SELF_RELATIVE | SE_DACL_PRESENT */
+    ULONG Owner = 20, Dacl = 32;
+
+    memset(Sd, 0, 40);
+    Sd[0] = 1;
+    memcpy(Sd + 2, &ControlBits, 2);
+    memcpy(Sd + 4, &Owner, 4);
+    memcpy(Sd + 16, &Dacl, 4);
+    memcpy(Sd + 20, Sid, sizeof(Sid));
+    memcpy(Sd + 32, Acl, sizeof(Acl));
+}
+
+static NTSTATUS ClientControl(ULONG Code, PVOID In, PVOID Out)
+{
+    return Npi.Dispatch->WskControlClient(Npi.Client, Code, In ? sizeof(PVOID) : 0, In, Out ? sizeof(PVOID) : 0, Out,
+                                          NULL, NULL);
+}
+
+static void Security(ADDRESS_FAMILY Family)
+{
+    static const WSK_CLIENT_CONNECTION_DISPATCH NoEvents = {NULL, NULL, NULL};
+    UCHAR Own[40];
+    PSECURITY_DESCRIPTOR In = Own, Cached = NULL, Got = NULL;
+    PWSK_SOCKET Socket = NewSocket(Family, SOCK_STREAM, IPPROTO_TCP, WSK_FLAG_CONNECTION_SOCKET, &NoEvents);
+    SOCKADDR_STORAGE Address;
+    SIZE_T Returned = 0;
+    NTSTATUS Status;
+
+    MakeDescriptor(Own);
+    CHECK(ClientControl(WSK_CACHE_SD, &In, &Cached) == STATUS_SUCCESS && Cached != NULL, "WSK_CACHE_SD");
+    /* The client's own descriptor is not a cached one. */
+    Status = Control(Socket, WskSetOption, SO_WSK_SECURITY, SOL_SOCKET, sizeof(In), &In, 0, NULL, NULL);
+    CHECK(Status == STATUS_INVALID_PARAMETER, "uncached descriptor: 0x%08x", (unsigned)Status);
+    /* An IRP is required. */
+    Status = Basic(Socket)->WskControlSocket(Socket, WskSetOption, SO_WSK_SECURITY, SOL_SOCKET, sizeof(Cached),
+                                             &Cached, 0, NULL, NULL, NULL);
+    CHECK(Status == STATUS_INVALID_PARAMETER, "SO_WSK_SECURITY without IRP: 0x%08x", (unsigned)Status);
+    Status = Control(Socket, WskSetOption, SO_WSK_SECURITY, SOL_SOCKET, sizeof(Cached), &Cached, 0, NULL, NULL);
+    CHECK(Status == STATUS_SUCCESS, "SO_WSK_SECURITY set: 0x%08x", (unsigned)Status);
+    Status = Control(Socket, WskGetOption, SO_WSK_SECURITY, SOL_SOCKET, 0, NULL, sizeof(Got), &Got, &Returned);
+    CHECK(Status == STATUS_SUCCESS && Got == Cached && Returned == sizeof(PVOID), "SO_WSK_SECURITY get: 0x%08x",
+          (unsigned)Status);
+    /* The client's references: the cache's and the get's. The socket holds its own. */
+    CHECK(ClientControl(WSK_RELEASE_SD, &Got, NULL) == STATUS_SUCCESS, "release the get's reference");
+    CHECK(ClientControl(WSK_RELEASE_SD, &Cached, NULL) == STATUS_SUCCESS, "release the cache's reference");
+    Loopback(Family, &Address, 0);
+    ARM_RECORD(Irp, &Record, RecordRoutine);
+    Status = Finish(((PWSK_PROVIDER_CONNECTION_DISPATCH)Socket->Dispatch)->WskBind(Socket, (PSOCKADDR)&Address, 0,
+                                                                                  Irp));
+    CHECK(Status == STATUS_SUCCESS, "bind");
+    Status = Control(Socket, WskGetOption, SO_WSK_SECURITY, SOL_SOCKET, 0, NULL, sizeof(Got), &Got, &Returned);
+    CHECK(Status == STATUS_SUCCESS && Got == Cached, "the socket still holds it: 0x%08x", (unsigned)Status);
+    CHECK(ClientControl(WSK_RELEASE_SD, &Got, NULL) == STATUS_SUCCESS, "release the second get's reference");
+    Status = Control(Socket, WskSetOption, SO_WSK_SECURITY, SOL_SOCKET, sizeof(Cached), &Cached, 0, NULL, NULL);
+    CHECK(Status == STATUS_INVALID_DEVICE_STATE, "SO_WSK_SECURITY after bind: 0x%08x", (unsigned)Status);
+    CHECK(Close(Socket) == STATUS_SUCCESS, "close");
+    /* The socket's reference went with it: nothing is left to release. */
+    CHECK(ClientControl(WSK_RELEASE_SD, &Cached, NULL) == STATUS_INVALID_PARAMETER, "descriptor freed with the socket");
+}
+
 static NTSTATUS WSKAPI ClientEvent(PVOID Context, ULONG EventType, PVOID Information, SIZE_T Length)
 {
     UNREFERENCED_PARAMETER(Context);
@@ -306,6 +374,8 @@ int main(int argc, char **argv)
     AddressList(AF_INET6, V6Loopback);
     AddressChange(AF_INET);
     AddressChange(AF_INET6);
+    Security(AF_INET);
+    Security(AF_INET6);
 
     IoFreeIrp(Irp);
     WskReleaseProviderNPI(&Registration);
