@@ -12,12 +12,14 @@
 //! | [`event`] | which callbacks a socket has enabled: dynamic, static, inherited |
 //! | [`consts`] | flags, event bits, control codes and versions with their Windows values |
 //! | [`backend`] | the seam to a network: the traits the runtime drives, host or simulated |
+//! | [`cmsg`] | datagram control information: typed messages and the Windows `CMSGHDR` layout |
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod addr;
 pub mod backend;
 pub mod buf;
+pub mod cmsg;
 pub mod consts;
 pub mod event;
 pub mod irp;
