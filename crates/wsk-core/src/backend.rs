@@ -10,6 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use crate::cmsg::ControlMessage;
+use crate::option::{OptName, SockOpt};
 
 /// Identifies a registered socket in readiness reports.
 pub type Token = usize;
@@ -30,7 +31,7 @@ pub struct Readiness {
 }
 
 /// Options applied to a listening socket before it binds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListenOptions {
     /// `IPV6_V6ONLY` for an IPv6 listener; `false` makes it dual-stack.
     pub v6_only: bool,
@@ -38,11 +39,13 @@ pub struct ListenOptions {
     pub reuse_address: bool,
     /// The accept backlog handed to `listen(2)`.
     pub backlog: u32,
+    /// Further options the client set before bind, applied in order before `bind(2)`.
+    pub options: Vec<SockOpt>,
 }
 
 impl Default for ListenOptions {
     fn default() -> Self {
-        ListenOptions { v6_only: true, reuse_address: false, backlog: 1024 }
+        ListenOptions { v6_only: true, reuse_address: false, backlog: 1024, options: Vec::new() }
     }
 }
 
@@ -63,6 +66,36 @@ pub trait Backend: Send + Sync + 'static {
     fn poll(&self, events: &mut Vec<(Token, Readiness)>, timeout: Option<Duration>) -> io::Result<()>;
     /// Makes a `poll` in progress (or the next one) return at once.
     fn wake(&self);
+    /// Creates a socket with no role (a WSK basic socket) of the family of `family_of`:
+    /// UDP when `datagram`, else TCP. It only carries options.
+    fn basic_socket(&self, family_of: &SocketAddr, datagram: bool) -> io::Result<Box<dyn OptionSocket>> {
+        let _ = (family_of, datagram);
+        Err(io::ErrorKind::Unsupported.into())
+    }
+    /// The unicast addresses of the host's interfaces that are up (`SIO_ADDRESS_LIST_QUERY`).
+    fn interface_addresses(&self) -> io::Result<Vec<IpAddr>> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+    /// Starts watching the host's addresses (`SIO_ADDRESS_LIST_CHANGE`).
+    fn address_watch(&self) -> io::Result<Box<dyn AddressWatch>> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+}
+
+/// A host socket that only carries options (a WSK basic socket).
+pub trait OptionSocket: Send + Sync {
+    /// Sets a standard socket option.
+    fn set_option(&self, option: &SockOpt) -> io::Result<()>;
+    /// Reads a standard socket option.
+    fn get_option(&self, name: OptName) -> io::Result<SockOpt>;
+}
+
+/// Notifications of changes to the host's addresses.
+pub trait AddressWatch: Send + Sync {
+    /// Starts readiness reports under `token`.
+    fn register(&self, token: Token) -> io::Result<()>;
+    /// Reads what the host reported; `true` when an address was added or removed.
+    fn changed(&self) -> io::Result<bool>;
 }
 
 /// A listening TCP socket.
@@ -75,6 +108,16 @@ pub trait TcpListener: Send + Sync {
     fn local_addr(&self) -> io::Result<SocketAddr>;
     /// The host file descriptor, for diagnostics.
     fn raw_fd(&self) -> i32;
+    /// Sets a standard socket option on the host socket.
+    fn set_option(&self, option: &SockOpt) -> io::Result<()> {
+        let _ = option;
+        Err(io::ErrorKind::Unsupported.into())
+    }
+    /// Reads a standard socket option of the host socket.
+    fn get_option(&self, name: OptName) -> io::Result<SockOpt> {
+        let _ = name;
+        Err(io::ErrorKind::Unsupported.into())
+    }
 }
 
 /// Host-side state of a TCP connection, as far as the provider needs it.
@@ -118,6 +161,16 @@ pub trait TcpStream: Send + Sync {
     fn info(&self) -> io::Result<TcpInfo>;
     /// The host file descriptor, for diagnostics.
     fn raw_fd(&self) -> i32;
+    /// Sets a standard socket option on the host socket.
+    fn set_option(&self, option: &SockOpt) -> io::Result<()> {
+        let _ = option;
+        Err(io::ErrorKind::Unsupported.into())
+    }
+    /// Reads a standard socket option of the host socket.
+    fn get_option(&self, name: OptName) -> io::Result<SockOpt> {
+        let _ = name;
+        Err(io::ErrorKind::Unsupported.into())
+    }
 }
 
 /// What the host said about one received datagram.

@@ -113,6 +113,48 @@ pub mod control {
     pub const SO_KEEPALIVE: u32 = 0x0008;
     /// `SO_RCVBUF` (Windows value).
     pub const SO_RCVBUF: u32 = 0x1002;
+    /// `SO_SNDBUF` (Windows value).
+    pub const SO_SNDBUF: u32 = 0x1001;
+    /// `SO_BROADCAST` (Windows value).
+    pub const SO_BROADCAST: u32 = 0x0020;
+    /// `SO_EXCLUSIVEADDRUSE` (Windows value: `~SO_REUSEADDR`).
+    pub const SO_EXCLUSIVEADDRUSE: u32 = !SO_REUSEADDR;
+    /// `SO_CONDITIONAL_ACCEPT`.
+    pub const SO_CONDITIONAL_ACCEPT: u32 = 0x3002;
+    /// `IP_TTL`.
+    pub const IP_TTL: u32 = 4;
+    /// `IP_MULTICAST_TTL`.
+    pub const IP_MULTICAST_TTL: u32 = 10;
+    /// `IP_MULTICAST_LOOP`.
+    pub const IP_MULTICAST_LOOP: u32 = 11;
+    /// `IP_ADD_MEMBERSHIP`.
+    pub const IP_ADD_MEMBERSHIP: u32 = 12;
+    /// `IP_DROP_MEMBERSHIP`.
+    pub const IP_DROP_MEMBERSHIP: u32 = 13;
+    /// `IP_PKTINFO`.
+    pub const IP_PKTINFO: u32 = 19;
+    /// `IPV6_UNICAST_HOPS`.
+    pub const IPV6_UNICAST_HOPS: u32 = 4;
+    /// `IPV6_MULTICAST_HOPS`.
+    pub const IPV6_MULTICAST_HOPS: u32 = 10;
+    /// `IPV6_MULTICAST_LOOP`.
+    pub const IPV6_MULTICAST_LOOP: u32 = 11;
+    /// `IPV6_ADD_MEMBERSHIP` (`IPV6_JOIN_GROUP`).
+    pub const IPV6_ADD_MEMBERSHIP: u32 = 12;
+    /// `IPV6_DROP_MEMBERSHIP` (`IPV6_LEAVE_GROUP`).
+    pub const IPV6_DROP_MEMBERSHIP: u32 = 13;
+    /// `IPV6_PKTINFO`.
+    pub const IPV6_PKTINFO: u32 = 19;
+    /// `TCP_KEEPALIVE` (Windows' `TCP_KEEPIDLE`), seconds.
+    pub const TCP_KEEPALIVE: u32 = 3;
+    /// `TCP_FASTOPEN`.
+    pub const TCP_FASTOPEN: u32 = 15;
+    /// `TCP_KEEPCNT`.
+    pub const TCP_KEEPCNT: u32 = 16;
+    /// `TCP_KEEPINTVL`, seconds.
+    pub const TCP_KEEPINTVL: u32 = 17;
+    /// `UDP_SEND_MSG_SIZE`.
+    pub const UDP_SEND_MSG_SIZE: u32 = 2;
     /// `SO_WSK_SECURITY`.
     pub const SO_WSK_SECURITY: u32 = 0x4001;
     /// `SO_WSK_EVENT_CALLBACK`.
@@ -121,6 +163,22 @@ pub mod control {
     pub const SIO_WSK_QUERY_IDEAL_SEND_BACKLOG: u32 = 0x4F00_0003;
     /// `SIO_WSK_QUERY_RECEIVE_BACKLOG`.
     pub const SIO_WSK_QUERY_RECEIVE_BACKLOG: u32 = 0x4F00_0004;
+    /// `SIO_WSK_SET_REMOTE_ADDRESS`.
+    pub const SIO_WSK_SET_REMOTE_ADDRESS: u32 = 0x8F00_0001;
+    /// `SIO_WSK_REGISTER_EXTENSION`.
+    pub const SIO_WSK_REGISTER_EXTENSION: u32 = 0xCF00_0002;
+    /// `SIO_WSK_QUERY_INSPECT_ID`.
+    pub const SIO_WSK_QUERY_INSPECT_ID: u32 = 0x4F00_0005;
+    /// `SIO_WSK_SET_SENDTO_ADDRESS`.
+    pub const SIO_WSK_SET_SENDTO_ADDRESS: u32 = 0x8F00_0006;
+    /// `SIO_WSK_SET_TCP_SILENT_MODE`.
+    pub const SIO_WSK_SET_TCP_SILENT_MODE: u32 = 0x2F00_0007;
+    /// `SIO_ADDRESS_LIST_QUERY`.
+    pub const SIO_ADDRESS_LIST_QUERY: u32 = 0x4800_0016;
+    /// `SIO_ADDRESS_LIST_CHANGE`.
+    pub const SIO_ADDRESS_LIST_CHANGE: u32 = 0x2800_0017;
+    /// `SIO_ADDRESS_LIST_SORT`.
+    pub const SIO_ADDRESS_LIST_SORT: u32 = 0xC800_0019;
 }
 
 /// `WskControlClient` control codes.

@@ -11,6 +11,7 @@
 //! | [`irp`] | the operation lifecycle: complete exactly once, FIFO per kind, cancel by id |
 //! | [`event`] | which callbacks a socket has enabled: dynamic, static, inherited |
 //! | [`consts`] | flags, event bits, control codes and versions with their Windows values |
+//! | [`option`] | standard socket options: Windows `(level, name, value)` decoded, with their rules |
 //! | [`backend`] | the seam to a network: the traits the runtime drives, host or simulated |
 //! | [`cmsg`] | datagram control information: typed messages and the Windows `CMSGHDR` layout |
 #![forbid(unsafe_code)]
@@ -23,4 +24,5 @@ pub mod cmsg;
 pub mod consts;
 pub mod event;
 pub mod irp;
+pub mod option;
 pub mod status;

@@ -9,6 +9,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod udp;
+mod interfaces;
+mod option;
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr};
@@ -17,8 +19,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use mio::{Events, Interest, Poll, Registry, Waker};
+use socket2::SockRef;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use wsk_core::backend::{self, ListenOptions, Readiness, TcpInfo, Token};
+use wsk_core::option::{OptName, SockOpt};
 
 /// The token reserved for the wake-up handle.
 const WAKE_TOKEN: mio::Token = mio::Token(usize::MAX);
@@ -61,6 +65,9 @@ impl backend::Backend for HostBackend {
         }
         if options.reuse_address {
             socket.set_reuse_address(true)?;
+        }
+        for option in &options.options {
+            option::set(SockRef::from(&socket), option)?;
         }
         socket.bind(&SockAddr::from(addr))?;
         socket.listen(options.backlog.min(i32::MAX as u32) as i32)?;
@@ -111,6 +118,36 @@ impl backend::Backend for HostBackend {
         // A failed wake-up only delays the reactor until its next event; nothing to report.
         let _ = self.waker.wake();
     }
+
+    fn basic_socket(&self, family_of: &SocketAddr, datagram: bool) -> io::Result<Box<dyn backend::OptionSocket>> {
+        let (ty, protocol) = if datagram { (Type::DGRAM, Protocol::UDP) } else { (Type::STREAM, Protocol::TCP) };
+        let socket = Socket::new(domain_of(family_of), ty.nonblocking().cloexec(), Some(protocol))?;
+        if family_of.is_ipv6() {
+            socket.set_only_v6(true)?;
+        }
+        Ok(Box::new(HostBasic(socket)))
+    }
+
+    fn interface_addresses(&self) -> io::Result<Vec<std::net::IpAddr>> {
+        interfaces::interface_addresses()
+    }
+
+    fn address_watch(&self) -> io::Result<Box<dyn backend::AddressWatch>> {
+        Ok(Box::new(interfaces::NetlinkWatch::new(Arc::clone(&self.registry))?))
+    }
+}
+
+/// A basic socket: a host socket that is never bound, for options only.
+struct HostBasic(Socket);
+
+impl backend::OptionSocket for HostBasic {
+    fn set_option(&self, opt: &SockOpt) -> io::Result<()> {
+        option::set(SockRef::from(&self.0), opt)
+    }
+
+    fn get_option(&self, name: OptName) -> io::Result<SockOpt> {
+        option::get(SockRef::from(&self.0), name)
+    }
 }
 
 struct HostListener {
@@ -139,6 +176,14 @@ impl backend::TcpListener for HostListener {
 
     fn raw_fd(&self) -> i32 {
         self.io.as_raw_fd()
+    }
+
+    fn set_option(&self, opt: &SockOpt) -> io::Result<()> {
+        option::set(SockRef::from(&self.io), opt)
+    }
+
+    fn get_option(&self, name: OptName) -> io::Result<SockOpt> {
+        option::get(SockRef::from(&self.io), name)
     }
 }
 
@@ -247,6 +292,14 @@ impl backend::TcpStream for HostStream {
 
     fn raw_fd(&self) -> i32 {
         self.socket.as_raw_fd()
+    }
+
+    fn set_option(&self, opt: &SockOpt) -> io::Result<()> {
+        option::set(SockRef::from(&self.socket), opt)
+    }
+
+    fn get_option(&self, name: OptName) -> io::Result<SockOpt> {
+        option::get(SockRef::from(&self.socket), name)
     }
 }
 

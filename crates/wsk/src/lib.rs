@@ -72,9 +72,12 @@ pub use indication::{DataIndication, IndicationBuffer, RetainedIndication, BUFFE
 pub use op::{in_client_code, Canceller, Op, Result};
 pub use provider::Provider;
 pub use registration::{ProviderCharacteristics, ProviderNpi, Registration, Wait};
-pub use socket::{ConnectionSocket, ConnectionStats, ListenSocket, DEFAULT_RECEIVE_BACKLOG};
+pub use socket::{
+    BasicSocket, ConnectionSocket, ConnectionStats, ListenSocket, SocketControl, DEFAULT_RECEIVE_BACKLOG,
+};
+pub use wsk_core::option::{Membership, OptName, SockOpt};
 pub use wsk_core::status::NtStatus;
-pub use wsk_core::{addr, backend, status};
+pub use wsk_core::{addr, backend, option, status};
 
 /// Event bits (`WSK_EVENT_*`) for `enable_events` / `disable_event`.
 pub mod events {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use slab::Slab;
 use wsk_core::backend::{Backend, Readiness};
 
-use crate::socket::SocketShared;
+use crate::socket::{AddressWatchState, SocketShared, ADDRESS_WATCH_TOKEN};
 
 /// Locks a mutex, ignoring poisoning: a panic in one client callback must not wedge the provider.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -32,6 +32,8 @@ pub(crate) struct ProviderInner {
     pub(crate) available_cv: Condvar,
     reactor: OnceLock<ThreadId>,
     shutdown: AtomicBool,
+    /// The host address watch behind `SIO_ADDRESS_LIST_CHANGE` (opened on first use).
+    pub(crate) address_watch: Mutex<AddressWatchState>,
 }
 
 impl ProviderInner {
@@ -70,7 +72,7 @@ impl ProviderInner {
         self.clear_timer(token);
     }
 
-    fn socket(&self, token: usize) -> Option<Arc<SocketShared>> {
+    pub(crate) fn socket(&self, token: usize) -> Option<Arc<SocketShared>> {
         lock(&self.sockets).get(token).cloned()
     }
 
@@ -98,7 +100,9 @@ impl ProviderInner {
                 continue;
             }
             for &(token, readiness) in &events {
-                if let Some(socket) = self.socket(token) {
+                if token == ADDRESS_WATCH_TOKEN {
+                    self.on_address_watch();
+                } else if let Some(socket) = self.socket(token) {
                     socket.on_readiness(readiness);
                 }
             }
@@ -195,6 +199,7 @@ impl Provider {
             available_cv: Condvar::new(),
             reactor: OnceLock::new(),
             shutdown: AtomicBool::new(false),
+            address_watch: Mutex::new(AddressWatchState::default()),
         });
         let runner = Arc::clone(&inner);
         let handle = thread::Builder::new().name("wsk-provider".into()).spawn(move || runner.run())?;

@@ -16,7 +16,7 @@ use wsk_core::status::NtStatus;
 use crate::callbacks::{ConnectionEvents, ListenEvents};
 use crate::op::{Op, Result};
 use crate::provider::{lock, Provider};
-use crate::socket::{ConnectionSocket, ListenSocket};
+use crate::socket::{BasicSocket, ConnectionSocket, ListenSocket};
 
 #[derive(Default)]
 pub(crate) struct RegState {
@@ -269,6 +269,12 @@ impl ProviderNpi {
     /// Its callbacks are `events` (`WSK_CLIENT_LISTEN_DISPATCH`).
     pub fn listen_socket(&self, family_of: SocketAddr, events: Option<Arc<dyn ListenEvents>>) -> Op<ListenSocket> {
         Op::ready(ListenSocket::create(&self.reg, family_of, events))
+    }
+
+    /// `WskSocket` for a basic socket (`WSK_FLAG_BASIC_SOCKET`) of the family of
+    /// `family_of`, over UDP when `datagram` (`SOCK_DGRAM`), else TCP (`SOCK_STREAM`).
+    pub fn basic_socket(&self, family_of: SocketAddr, datagram: bool) -> Op<BasicSocket> {
+        Op::ready(BasicSocket::create(&self.reg, family_of, datagram))
     }
 
     /// `WskSocket` for a connection-oriented socket (`WSK_FLAG_CONNECTION_SOCKET`, TCP).

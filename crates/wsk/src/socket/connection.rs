@@ -17,8 +17,10 @@ use wsk_core::backend::{Readiness, TcpStream};
 use wsk_core::consts::events::{WSK_EVENT_DISCONNECT, WSK_EVENT_RECEIVE, WSK_EVENT_SEND_BACKLOG};
 use wsk_core::consts::{disconnect, event_flags, receive, send};
 use wsk_core::event::{Category, EventState};
+use wsk_core::option::{OptName, SockOpt};
 use wsk_core::status::NtStatus;
 
+use super::options::{host_result, OptionContext};
 use super::{Common, Handle, Kind, SocketShared, SocketState};
 use crate::buffer::{copy_into, ReceiveBuffer, SendBuffer};
 use crate::callbacks::{ConnectionEvents, EventFlags, ReceiveOutcome};
@@ -748,6 +750,8 @@ impl std::fmt::Debug for ConnectionSocket {
     }
 }
 
+super::control::socket_control!(ConnectionSocket);
+
 impl ConnectionSocket {
     pub(crate) fn create(
         reg: &Arc<RegInner>,
@@ -839,7 +843,7 @@ impl ConnectionSocket {
         }
         match kind {
             Kind::Connection(c) => f(common, c),
-            Kind::Listen(_) => Err(NtStatus::INVALID_DEVICE_REQUEST),
+            _ => Err(NtStatus::INVALID_DEVICE_REQUEST),
         }
     }
 
@@ -861,7 +865,7 @@ impl ConnectionSocket {
                     let id = common.next_id();
                     start(common, c, id, done).map(|()| id)
                 }
-                Kind::Listen(_) => Err((NtStatus::INVALID_DEVICE_REQUEST, done)),
+                _ => Err((NtStatus::INVALID_DEVICE_REQUEST, done)),
             }
         };
         match outcome {
@@ -1095,7 +1099,7 @@ impl ConnectionSocket {
                         return Some(id);
                     }
                 }
-                Kind::Listen(_) => NtStatus::INVALID_DEVICE_REQUEST,
+                _ => NtStatus::INVALID_DEVICE_REQUEST,
             }
         };
         st.common.completion(move || done(Err(status), buf));
@@ -1232,13 +1236,7 @@ impl ConnectionSocket {
     /// # Errors
     /// The host's refusal, as a status.
     pub fn set_nodelay(&self, on: bool) -> Result<()> {
-        self.with_state(|_, c| {
-            let io = c.io.as_ref().ok_or(NtStatus::INVALID_DEVICE_STATE)?;
-            io.set_nodelay(on).map_err(|e| NtStatus::from_io_error(&e))?;
-            c.nodelay = on;
-            c.nodelay_now = on;
-            Ok(())
-        })
+        self.h.shared.set_option(SockOpt::NoDelay(on))
     }
 
     /// Sets the receive backlog limit: past it the provider stops reading the host
@@ -1275,6 +1273,28 @@ impl ConnectionSocket {
 }
 
 impl ConnState {
+    pub(crate) fn option_context(&self) -> OptionContext {
+        OptionContext { v6: self.family_of.is_ipv6(), bound: self.phase != Phase::Created, tcp: true }
+    }
+
+    pub(crate) fn set_option(&mut self, option: SockOpt) -> Result<()> {
+        let io = self.io.as_ref().ok_or(NtStatus::INVALID_DEVICE_STATE)?;
+        host_result(io.set_option(&option))?;
+        if let SockOpt::NoDelay(on) = option {
+            self.nodelay = on;
+            self.nodelay_now = on;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn get_option(&self, name: OptName) -> Result<SockOpt> {
+        if name == OptName::NoDelay {
+            return Ok(SockOpt::NoDelay(self.nodelay));
+        }
+        let io = self.io.as_ref().ok_or(NtStatus::INVALID_DEVICE_STATE)?;
+        host_result(io.get_option(name))
+    }
+
     fn check_can_send(&self) -> Result<()> {
         if self.phase != Phase::Connected {
             return Err(NtStatus::INVALID_DEVICE_STATE);

@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 use wsk_core::backend::{ListenOptions, Readiness, TcpListener};
 use wsk_core::consts::events::WSK_EVENT_ACCEPT;
 use wsk_core::event::{Category, EventState};
+use wsk_core::option::{OptName, SockOpt};
 use wsk_core::status::NtStatus;
 
+use super::options::{host_result, OptionContext};
 use super::{Common, ConnectionSocket, Handle, Kind, SocketShared};
 use crate::callbacks::{AcceptOutcome, Accepted, ConnectionEvents, ListenEvents};
 use crate::op::{Canceller, Done, Op, Result};
@@ -169,6 +171,43 @@ impl ListenState {
         }
     }
 
+    pub(crate) fn option_context(&self) -> OptionContext {
+        OptionContext { v6: self.family_of.is_ipv6(), bound: self.io.is_some(), tcp: true }
+    }
+
+    pub(crate) fn set_option(&mut self, option: SockOpt) -> Result<()> {
+        if let Some(io) = &self.io {
+            return host_result(io.set_option(&option));
+        }
+        match option {
+            SockOpt::V6Only(on) => self.options.v6_only = on,
+            SockOpt::ReuseAddress(on) => self.options.reuse_address = on,
+            other => {
+                self.options.options.retain(|o| o.name() != other.name());
+                self.options.options.push(other);
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn get_option(&self, name: OptName) -> Result<SockOpt> {
+        if let Some(io) = &self.io {
+            return host_result(io.get_option(name));
+        }
+        match name {
+            OptName::V6Only => Ok(SockOpt::V6Only(self.options.v6_only)),
+            OptName::ReuseAddress => Ok(SockOpt::ReuseAddress(self.options.reuse_address)),
+            _ => self
+                .options
+                .options
+                .iter()
+                .rev()
+                .find(|o| o.name() == Some(name))
+                .copied()
+                .ok_or(NtStatus::INVALID_DEVICE_STATE),
+        }
+    }
+
     pub(crate) fn cancel(&mut self, common: &mut Common, id: OpId) -> bool {
         match self.accepts.remove(id) {
             Some(p) => {
@@ -224,6 +263,8 @@ impl std::fmt::Debug for ListenSocket {
     }
 }
 
+super::control::socket_control!(ListenSocket);
+
 impl ListenSocket {
     pub(crate) fn create(
         reg: &Arc<RegInner>,
@@ -254,7 +295,7 @@ impl ListenSocket {
         }
         match kind {
             Kind::Listen(l) => Ok(f(common, l)),
-            Kind::Connection(_) => Err(NtStatus::INVALID_DEVICE_REQUEST),
+            _ => Err(NtStatus::INVALID_DEVICE_REQUEST),
         }
     }
 
@@ -263,16 +304,7 @@ impl ListenSocket {
     /// # Errors
     /// `STATUS_INVALID_DEVICE_STATE` after bind; `STATUS_INVALID_PARAMETER` on an IPv4 socket.
     pub fn set_v6_only(&self, v6_only: bool) -> Result<()> {
-        self.with_state(|_, l| {
-            if l.io.is_some() {
-                return Err(NtStatus::INVALID_DEVICE_STATE);
-            }
-            if l.family_of.is_ipv4() {
-                return Err(NtStatus::INVALID_PARAMETER);
-            }
-            l.options.v6_only = v6_only;
-            Ok(())
-        })?
+        self.h.shared.set_option(SockOpt::V6Only(v6_only))
     }
 
     /// `SO_REUSEADDR` before bind.
@@ -280,13 +312,7 @@ impl ListenSocket {
     /// # Errors
     /// `STATUS_INVALID_DEVICE_STATE` after bind.
     pub fn set_reuse_address(&self, on: bool) -> Result<()> {
-        self.with_state(|_, l| {
-            if l.io.is_some() {
-                return Err(NtStatus::INVALID_DEVICE_STATE);
-            }
-            l.options.reuse_address = on;
-            Ok(())
-        })?
+        self.h.shared.set_option(SockOpt::ReuseAddress(on))
     }
 
     /// `WskBind`: binds to `addr` and starts listening.
@@ -357,7 +383,7 @@ impl ListenSocket {
                         return Some(id);
                     }
                 },
-                Kind::Connection(_) => Some(NtStatus::INVALID_DEVICE_REQUEST),
+                _ => Some(NtStatus::INVALID_DEVICE_REQUEST),
             }
         };
         drop(st);

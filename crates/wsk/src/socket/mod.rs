@@ -9,8 +9,12 @@
 //! - client code runs with no provider lock held, so it may call back into WSK,
 //!   and a close issued during a callback completes after that callback returned.
 
+mod address_list;
+mod basic;
 mod connection;
+pub(crate) mod control;
 mod listen;
+mod options;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -23,10 +27,14 @@ use crate::indication::Ledger;
 use crate::op::{ClientCode, Done, Op, OpId, Result};
 use crate::provider::{lock, ProviderInner};
 use crate::registration::RegInner;
-use wsk_core::irp::OpIds;
+use wsk_core::irp::{OpIds, OpQueue};
 
+pub(crate) use address_list::{AddressWatchState, ADDRESS_WATCH_TOKEN};
+pub use basic::BasicSocket;
+pub(crate) use basic::BasicState;
 pub(crate) use connection::ConnState;
 pub use connection::{ConnectionSocket, ConnectionStats};
+pub use control::SocketControl;
 pub use listen::ListenSocket;
 pub(crate) use listen::ListenState;
 
@@ -63,6 +71,12 @@ pub(crate) struct Common {
     running_event: u32,
     /// The close's own completion is queued and has not run yet.
     close_queued: bool,
+    /// `SO_EXCLUSIVEADDRUSE` as the client set it (the provider enforces it).
+    pub(crate) exclusive_address: bool,
+    /// `SO_REUSEADDR` as the client set it.
+    pub(crate) reuse_address: bool,
+    /// Pending `SIO_ADDRESS_LIST_CHANGE` requests.
+    pub(crate) address_changes: OpQueue<Done<()>>,
 }
 
 impl Common {
@@ -75,6 +89,9 @@ impl Common {
             events,
             running_event: 0,
             close_queued: false,
+            exclusive_address: false,
+            reuse_address: false,
+            address_changes: OpQueue::default(),
         }
     }
 
@@ -111,8 +128,16 @@ impl Common {
 }
 
 pub(crate) enum Kind {
+    Basic(BasicState),
     Listen(ListenState),
     Connection(ConnState),
+}
+
+impl Kind {
+    /// Whether the socket is of the IPv6 family.
+    pub(crate) fn is_v6(&self) -> bool {
+        self.option_context().v6
+    }
 }
 
 pub(crate) struct SocketState {
@@ -123,6 +148,7 @@ pub(crate) struct SocketState {
 /// The provider's side of one socket.
 pub(crate) struct SocketShared {
     pub(crate) token: usize,
+    pub(crate) category: Category,
     pub(crate) provider: Arc<ProviderInner>,
     pub(crate) reg: Arc<RegInner>,
     pub(crate) ledger: Arc<Ledger>,
@@ -143,6 +169,7 @@ impl SocketShared {
         let socket = provider.clone().insert_socket(|token| {
             Arc::new(SocketShared {
                 token,
+                category,
                 ledger: Ledger::new(Arc::downgrade(&provider), token, DEFAULT_RECEIVE_BACKLOG),
                 provider: Arc::clone(&provider),
                 reg: Arc::clone(reg),
@@ -171,6 +198,7 @@ impl SocketShared {
         }
         let SocketState { common, kind } = st;
         let wants_reactor = match kind {
+            Kind::Basic(_) => false,
             Kind::Listen(l) => l.drive(self, common, on_reactor),
             Kind::Connection(c) => c.drive(self, common, on_reactor),
         };
@@ -182,6 +210,7 @@ impl SocketShared {
     pub(crate) fn on_readiness(self: &Arc<Self>, readiness: Readiness) {
         let mut st = self.lock();
         match &mut st.kind {
+            Kind::Basic(_) => {}
             Kind::Listen(l) => l.readiness(readiness),
             Kind::Connection(c) => c.readiness(readiness),
         }
@@ -192,6 +221,7 @@ impl SocketShared {
         let mut st = self.lock();
         let SocketState { common, kind } = &mut *st;
         match kind {
+            Kind::Basic(_) => {}
             Kind::Connection(c) => c.on_timer(self, common),
             Kind::Listen(l) => l.on_timer(),
         }
@@ -243,9 +273,15 @@ impl SocketShared {
     pub(crate) fn cancel(self: &Arc<Self>, id: OpId) -> bool {
         let mut st = self.lock();
         let SocketState { common, kind } = &mut *st;
-        let found = match kind {
-            Kind::Listen(l) => l.cancel(common, id),
-            Kind::Connection(c) => c.cancel(common, id),
+        let found = if let Some(done) = common.address_changes.remove(id) {
+            common.complete(done, Err(NtStatus::CANCELLED));
+            true
+        } else {
+            match kind {
+                Kind::Basic(_) => false,
+                Kind::Listen(l) => l.cancel(common, id),
+                Kind::Connection(c) => c.cancel(common, id),
+            }
         };
         self.run(st);
         found
@@ -265,6 +301,7 @@ impl SocketShared {
             Err(e) => return finish_sync(self, st, done, Err(e)),
         };
         let ready = match &st.kind {
+            Kind::Basic(_) => false,
             Kind::Listen(l) => l.is_bound(),
             Kind::Connection(c) => c.is_connected(),
         };
@@ -323,7 +360,11 @@ impl SocketShared {
             events
         };
         let SocketState { common, kind } = &mut *st;
+        while let Some(done) = common.address_changes.pop_front() {
+            common.complete(done, Err(NtStatus::CANCELLED));
+        }
         match kind {
+            Kind::Basic(_) => {}
             Kind::Listen(l) => l.close(common),
             Kind::Connection(c) => c.close(common),
         }
