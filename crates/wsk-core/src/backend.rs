@@ -225,14 +225,16 @@ pub trait UdpSocket: Send + Sync {
     fn recv_from(&self, buf: &mut [u8]) -> io::Result<Datagram>;
     /// The pending socket error, if any (cleared by reading it).
     fn take_error(&self) -> io::Result<Option<io::Error>>;
-    /// `SO_BROADCAST`.
-    fn set_broadcast(&self, on: bool) -> io::Result<()>;
-    /// Reads `SO_BROADCAST`.
-    fn broadcast(&self) -> io::Result<bool>;
-    /// Joins multicast `group` on interface index `interface` (0: the routed one).
-    fn join_multicast(&self, group: IpAddr, interface: u32) -> io::Result<()>;
-    /// Leaves multicast `group` on interface index `interface`.
-    fn leave_multicast(&self, group: IpAddr, interface: u32) -> io::Result<()>;
     /// The host file descriptor, for diagnostics.
     fn raw_fd(&self) -> i32;
+    /// Sets a standard socket option on the host socket (`SO_BROADCAST`, memberships, ...).
+    fn set_option(&self, option: &SockOpt) -> io::Result<()> {
+        let _ = option;
+        Err(io::ErrorKind::Unsupported.into())
+    }
+    /// Reads a standard socket option of the host socket.
+    fn get_option(&self, name: OptName) -> io::Result<SockOpt> {
+        let _ = name;
+        Err(io::ErrorKind::Unsupported.into())
+    }
 }

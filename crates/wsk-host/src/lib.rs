@@ -8,9 +8,9 @@
 //! `recvmsg`/`sendmsg`/`sendmmsg` with control messages for UDP (`udp.rs`).
 #![deny(unsafe_op_in_unsafe_fn)]
 
-mod udp;
 mod interfaces;
 mod option;
+mod udp;
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr};

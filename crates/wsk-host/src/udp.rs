@@ -31,9 +31,10 @@ use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use mio::{Interest, Registry};
-use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockAddr, Socket, Type};
+use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, Type};
 use wsk_core::backend::{self, Datagram, Token};
 use wsk_core::cmsg::ControlMessage;
+use wsk_core::option::{OptName, SockOpt};
 
 /// Bytes of host control data per datagram: room for every cmsg the socket enables.
 const CONTROL_SIZE: usize = 256;
@@ -223,36 +224,16 @@ impl backend::UdpSocket for HostUdp {
         self.socket.take_error()
     }
 
-    fn set_broadcast(&self, on: bool) -> io::Result<()> {
-        self.socket.set_broadcast(on)
-    }
-
-    fn broadcast(&self) -> io::Result<bool> {
-        self.socket.broadcast()
-    }
-
-    fn join_multicast(&self, group: IpAddr, interface: u32) -> io::Result<()> {
-        match group {
-            IpAddr::V4(g) if !self.v6 => {
-                self.socket.join_multicast_v4_n(&g, &InterfaceIndexOrAddress::Index(interface))
-            }
-            IpAddr::V6(g) if self.v6 => self.socket.join_multicast_v6(&g, interface),
-            _ => Err(io::Error::from_raw_os_error(libc::EINVAL)),
-        }
-    }
-
-    fn leave_multicast(&self, group: IpAddr, interface: u32) -> io::Result<()> {
-        match group {
-            IpAddr::V4(g) if !self.v6 => {
-                self.socket.leave_multicast_v4_n(&g, &InterfaceIndexOrAddress::Index(interface))
-            }
-            IpAddr::V6(g) if self.v6 => self.socket.leave_multicast_v6(&g, interface),
-            _ => Err(io::Error::from_raw_os_error(libc::EINVAL)),
-        }
-    }
-
     fn raw_fd(&self) -> i32 {
         self.fd()
+    }
+
+    fn set_option(&self, option: &SockOpt) -> io::Result<()> {
+        crate::option::set(SockRef::from(&self.socket), option)
+    }
+
+    fn get_option(&self, name: OptName) -> io::Result<SockOpt> {
+        crate::option::get(SockRef::from(&self.socket), name)
     }
 }
 
@@ -377,6 +358,8 @@ fn received_control(msg: &libc::msghdr) -> Vec<(libc::c_int, libc::c_int, Vec<u8
         return out;
     }
     let start = msg.msg_control as usize;
+    // msg_controllen is a size_t with glibc and a socklen_t with musl.
+    #[allow(clippy::unnecessary_cast)]
     let end = start + msg.msg_controllen as usize;
     // SAFETY: recvmsg set msg_controllen to the bytes of cmsgs it wrote into the control
     // buffer; FIRSTHDR/NXTHDR only return headers inside it, and each header's data is
