@@ -7,6 +7,9 @@
 //! provider stops reading the host socket, so TCP flow control holds the peer back and
 //! provider memory stays bounded. Dropping a buffer — the client accepted the data, or
 //! released a retained indication — returns it to the pool and may resume reading.
+//! A small datagram is moved out of its block into an allocation of its own size and
+//! charged that size plus its bookkeeping, so retained datagrams are accounted at what
+//! they hold rather than at 64 KiB each.
 
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};

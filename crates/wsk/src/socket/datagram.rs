@@ -386,6 +386,7 @@ impl DgramState {
         }
         tracing::warn!(local = ?self.local, %status, "datagram socket failed");
         self.failure = Some(status);
+        self.readable = false;
         while let Some(r) = self.receives.pop_front() {
             common.completion(move || (r.done)(Err(status), r.buf));
         }
@@ -463,17 +464,13 @@ impl DgramState {
         if common.event_in_flight() || common.closed || !common.events.is_enabled(WSK_EVENT_RECEIVE_FROM) {
             return false;
         }
-        if self.failure.is_some() {
-            if self.failure_indicated {
-                return false;
+        if self.failure.is_some() && self.queued.is_empty() {
+            if !self.failure_indicated {
+                if !on_reactor {
+                    return true;
+                }
+                self.indicate_failure(common, handler);
             }
-            if !on_reactor {
-                return true;
-            }
-            self.failure_indicated = true;
-            common.event(WSK_EVENT_RECEIVE_FROM, move || {
-                let _ = handler.on_receive_from(None, EventFlags::default());
-            });
             return false;
         }
         if !self.receives.is_empty() || self.indication_out {
@@ -487,6 +484,11 @@ impl DgramState {
             return true;
         }
         let fresh = self.read_queue(shared, common);
+        if self.failure.is_some() && self.queued.is_empty() {
+            // The read found the socket dead.
+            self.indicate_failure(common, handler);
+            return false;
+        }
         if self.refused && fresh == 0 {
             return false;
         }
@@ -512,6 +514,14 @@ impl DgramState {
             socket.receive_from_event_returned(outcome, indication);
         });
         false
+    }
+
+    /// `WskReceiveFromEvent` with no indication: the socket is no longer functional (once).
+    fn indicate_failure(&mut self, common: &mut Common, handler: Arc<dyn DatagramEvents>) {
+        self.failure_indicated = true;
+        common.event(WSK_EVENT_RECEIVE_FROM, move || {
+            let _ = handler.on_receive_from(None, EventFlags::default());
+        });
     }
 
     /// Reads datagrams from the host into provider buffers, as long as the receive
@@ -1106,8 +1116,11 @@ impl DatagramSocket {
     /// Receive figures: memory held, datagrams received, datagrams the host dropped.
     pub fn stats(&self) -> DatagramStats {
         let l = &self.h.shared.ledger;
-        let (received, host_drops, queued) =
-            self.with_state(|_, d| Ok((d.received, u64::from(d.host_drops), d.queued.len()))).unwrap_or((0, 0, 0));
+        // Readable after close too: the counters stay as they were.
+        let (received, host_drops, queued) = match &self.h.shared.lock().kind {
+            Kind::Datagram(d) => (d.received, u64::from(d.host_drops), d.queued.len()),
+            _ => (0, 0, 0),
+        };
         DatagramStats { held: l.held(), high_water: l.high_water(), limit: l.limit(), received, host_drops, queued }
     }
 
