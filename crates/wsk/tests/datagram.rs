@@ -1071,3 +1071,72 @@ fn a_backend_without_datagrams_says_not_supported() {
     drop(npi);
     reg.deregister_timeout(WAIT).map_err(|(_, c)| c).unwrap();
 }
+
+#[test]
+fn disabling_the_event_stops_indications() {
+    let (reg, npi) = env();
+    for_each_family(|f| {
+        let (h, calls) = Scripted::new(vec![]);
+        let a = bound(&npi, f.addr(0), None);
+        let b = bound(&npi, f.addr(0), Some(h.clone()));
+        let to = Some(b.local_addr().unwrap());
+        b.enable_events(WSK_EVENT_RECEIVE_FROM).unwrap();
+        ok(a.send_to(b"on".to_vec(), to, vec![]));
+        assert_eq!(recv(&calls, "an indication"), 1);
+        assert_eq!(b.disable_event_nowait(WSK_EVENT_RECEIVE_FROM), NtStatus::SUCCESS);
+        ok(a.send_to(b"off".to_vec(), to, vec![]));
+        wait_until("the datagram in the host queue", || host_queued(&b) > 0);
+        reactor_round_trip(&npi);
+        assert_eq!(h.calls.load(Ordering::SeqCst), 1, "no indication while disabled");
+        assert_eq!(ok(b.receive_from(8, 0)).data, b"off");
+        b.enable_events(WSK_EVENT_RECEIVE_FROM).unwrap();
+        ok(b.disable_event(WSK_EVENT_RECEIVE_FROM));
+        assert_eq!(b.disable_event_nowait(wsk::events::WSK_EVENT_ACCEPT), NtStatus::INVALID_PARAMETER);
+        ok(a.close());
+        ok(b.close());
+    });
+    finish(reg, npi);
+}
+
+/// Sends every datagram back to its sender from the callback, zero-copy: the retained
+/// datagram's buffer is the send buffer, released when the send completes.
+struct Echo {
+    socket: Mutex<Option<DatagramSocket>>,
+}
+
+impl DatagramEvents for Echo {
+    fn on_receive_from(&self, indication: Option<&mut DatagramIndication>, _: EventFlags) -> ReceiveFromOutcome {
+        let Some(ind) = indication else { return ReceiveFromOutcome::Accepted };
+        let Some(socket) = self.socket.lock().unwrap().clone() else { return ReceiveFromOutcome::Accepted };
+        for d in ind.retain().into_datagrams() {
+            let to = d.remote();
+            socket.send_to_then(Box::new(d.into_buffer()), Some(to), vec![], |r| assert!(r.is_ok(), "{r:?}"));
+        }
+        ReceiveFromOutcome::Retained
+    }
+}
+
+#[test]
+fn a_callback_echoes_retained_datagrams_zero_copy() {
+    let (reg, npi) = env();
+    for_each_family(|f| {
+        let echo = Arc::new(Echo { socket: Mutex::new(None) });
+        let server = bound(&npi, f.any(0), Some(echo.clone()));
+        *echo.socket.lock().unwrap() = Some(server.clone());
+        server.enable_events(WSK_EVENT_RECEIVE_FROM).unwrap();
+        let to = f.addr(server.local_addr().unwrap().port());
+        let client = StdUdp::bind(f.addr(0)).unwrap();
+        client.set_read_timeout(Some(WAIT)).unwrap();
+        let mut buf = [0u8; 2048];
+        for i in 0..50u32 {
+            let payload = pattern(1 + (i as usize * 29) % 1400, i);
+            client.send_to(&payload, to).unwrap();
+            let (n, from) = client.recv_from(&mut buf).expect("the echo");
+            assert_eq!((&buf[..n], from), (&payload[..], to));
+        }
+        wait_until("echo buffers released", || server.stats().held == 0);
+        *echo.socket.lock().unwrap() = None;
+        ok(server.close());
+    });
+    finish(reg, npi);
+}
