@@ -1140,3 +1140,36 @@ fn a_callback_echoes_retained_datagrams_zero_copy() {
     });
     finish(reg, npi);
 }
+
+#[test]
+fn icmp_reports_fail_later_sends_but_not_receives() {
+    let (reg, npi) = env();
+    for_each_family(|f| {
+        let a = bound(&npi, f.addr(0), None);
+        let b = bound(&npi, f.addr(0), None);
+        // A port nobody listens on.
+        let gone = bound(&npi, f.addr(0), None);
+        let dead = gone.local_addr().unwrap();
+        ok(gone.close());
+        ok(b.set_remote_address(Some(dead)));
+        let pending = b.receive_from(16, 0);
+        // The host answers the first datagram with ICMP port unreachable; a later send
+        // reports it.
+        let mut refused = None;
+        for _ in 0..100 {
+            if let Err(s) = wait(b.send_to(b"anyone?".to_vec(), None, vec![])) {
+                refused = Some(s);
+                break;
+            }
+        }
+        assert_eq!(refused, Some(NtStatus::CONNECTION_REFUSED));
+        // The pending receive was not failed by the report: it gets the next datagram.
+        ok(b.set_remote_address(Some(a.local_addr().unwrap())));
+        ok(a.send_to(b"here".to_vec(), Some(b.local_addr().unwrap()), vec![]));
+        let d = ok(pending);
+        assert_eq!((d.data.as_slice(), d.info.remote), (&b"here"[..], a.local_addr().unwrap()));
+        ok(a.close());
+        ok(b.close());
+    });
+    finish(reg, npi);
+}
