@@ -159,6 +159,11 @@ pub trait TcpStream: Send + Sync {
     fn set_nodelay(&self, on: bool) -> io::Result<()>;
     /// Queue and buffer sizes of the host connection.
     fn info(&self) -> io::Result<TcpInfo>;
+    /// `SIO_WSK_SET_TCP_SILENT_MODE` on the host: from now on the connection sends nothing,
+    /// not even at close (Linux: `TCP_REPAIR`, which needs `CAP_NET_ADMIN`).
+    fn set_silent(&self) -> io::Result<()> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
     /// The host file descriptor, for diagnostics.
     fn raw_fd(&self) -> i32;
     /// Sets a standard socket option on the host socket.

@@ -298,6 +298,10 @@ impl backend::TcpStream for HostStream {
         option::set(SockRef::from(&self.socket), opt)
     }
 
+    fn set_silent(&self) -> io::Result<()> {
+        option::set_repair(&self.socket)
+    }
+
     fn get_option(&self, name: OptName) -> io::Result<SockOpt> {
         option::get(SockRef::from(&self.socket), name)
     }

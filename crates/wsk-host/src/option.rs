@@ -126,3 +126,9 @@ fn membership(socket: SockRef<'_>, m: Membership, join: bool) -> io::Result<()> 
         (Membership::V6 { group, interface }, false) => socket.leave_multicast_v6(&group, interface),
     }
 }
+
+/// `TCP_REPAIR` on: the connection is frozen — nothing is sent any more, and closing the
+/// socket sends neither FIN nor RST. Needs `CAP_NET_ADMIN` (`EPERM` otherwise).
+pub(crate) fn set_repair(socket: &socket2::Socket) -> io::Result<()> {
+    setsockopt_int(socket.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_REPAIR, 1)
+}

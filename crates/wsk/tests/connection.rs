@@ -676,3 +676,108 @@ fn data_then_fin_already_queued() {
     });
     finish(reg, npi);
 }
+
+#[test]
+fn connect_ex_sends_its_first_buffer_with_and_without_fast_open() {
+    use std::io::Read;
+    use wsk::{SockOpt, SocketControl};
+    let (reg, npi) = env();
+    for_each_family(|family| {
+        for fast_open in [false, true] {
+            let target = TcpListener::bind(family.addr(0)).unwrap();
+            let s = ok(npi.connection_socket(family.addr(0), None));
+            if fast_open {
+                s.set_option(SockOpt::FastOpen(true)).unwrap();
+            }
+            ok(s.bind(family.addr(0)));
+            let first: Vec<u8> = (0..60_000u32).map(|i| (i * 13) as u8).collect();
+            let op = s.connect_ex(target.local_addr().unwrap(), Some(Box::new(first.clone())));
+            let (mut peer, _) = target.accept().unwrap();
+            peer.set_read_timeout(Some(WAIT)).unwrap();
+            ok(op);
+            assert_eq!(s.remote_addr().unwrap(), target.local_addr().unwrap());
+            let mut got = vec![0u8; first.len()];
+            peer.read_exact(&mut got).unwrap();
+            assert_eq!(got, first, "fast open {fast_open}");
+            // The connection carries on as usual.
+            ok(s.send(b"after".to_vec(), 0));
+            let mut after = [0u8; 5];
+            peer.read_exact(&mut after).unwrap();
+            assert_eq!(&after, b"after");
+            ok(s.close());
+        }
+    });
+    finish(reg, npi);
+}
+
+#[test]
+fn connect_ex_limits_and_failures() {
+    let (reg, npi) = env();
+    for_each_family(|family| {
+        let target = TcpListener::bind(family.addr(0)).unwrap();
+        let s = ok(npi.connection_socket(family.addr(0), None));
+        ok(s.bind(family.addr(0)));
+        let too_big = vec![0u8; 65_536];
+        assert_eq!(err(s.connect_ex(target.local_addr().unwrap(), Some(Box::new(too_big)))), NtStatus::BUFFER_OVERFLOW);
+        // Still unconnected: a connect without data works, and an empty first buffer is none.
+        ok(s.connect_ex(target.local_addr().unwrap(), Some(Box::new(Vec::new()))));
+        ok(s.close());
+
+        // Refused: the connect's status, once, and the queued buffer fails with it.
+        let s = ok(npi.connection_socket(family.addr(0), None));
+        ok(s.bind(family.addr(0)));
+        let (_holder, closed) = closed_port(family);
+        let (tx, rx) = mpsc::channel();
+        s.connect_ex_then(closed, Some(Box::new(b"hello".to_vec())), move |r| tx.send(r).unwrap());
+        assert_eq!(recv(&rx, "connect_ex completion"), Err(NtStatus::CONNECTION_REFUSED));
+        ok(s.close());
+        assert!(rx.try_recv().is_err(), "completed exactly once");
+        // Unbound: the connect's rule.
+        let s = ok(npi.connection_socket(family.addr(0), None));
+        assert_eq!(
+            err(s.connect_ex(target.local_addr().unwrap(), Some(Box::new(b"x".to_vec())))),
+            NtStatus::INVALID_DEVICE_STATE
+        );
+        ok(s.close());
+    });
+    finish(reg, npi);
+}
+
+#[test]
+fn silent_mode_stops_sends_and_closes_without_a_word() {
+    use std::io::{Read, Write};
+    let (reg, npi) = env();
+    for_each_family(|family| {
+        let unconnected = ok(npi.connection_socket(family.addr(0), None));
+        assert_eq!(unconnected.set_silent_mode(), Err(NtStatus::INVALID_DEVICE_STATE));
+        ok(unconnected.close());
+
+        // A send still pending: refused.
+        let (busy, _busy_peer) = small_window_pair(&npi, family, None);
+        let stalled = busy.send(vec![0u8; WINDOW_FILLER], 0);
+        assert_eq!(busy.set_silent_mode(), Err(NtStatus::INVALID_DEVICE_STATE));
+        ok(busy.close());
+        assert_eq!(err(stalled), NtStatus::CANCELLED);
+
+        let (s, mut peer) = std_pair(&npi, family, None);
+        match s.set_silent_mode() {
+            Ok(()) => {}
+            Err(NtStatus::ACCESS_DENIED) => {
+                eprintln!("skipped: the host refuses TCP_REPAIR (needs CAP_NET_ADMIN)");
+                ok(s.close());
+                return;
+            }
+            Err(e) => panic!("silent mode: {e:?}"),
+        }
+        assert_eq!(err(s.send(b"x".to_vec(), 0)), NtStatus::INVALID_DEVICE_STATE);
+        assert_eq!(err(s.disconnect(None, 0)), NtStatus::INVALID_DEVICE_STATE);
+        peer.write_all(b"dropped").unwrap();
+        ok(s.close());
+        // On loopback a FIN or RST is delivered inside the sender's close: none came.
+        peer.set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 16];
+        let r = peer.read(&mut buf);
+        assert_eq!(r.map_err(|e| e.kind()), Err(std::io::ErrorKind::WouldBlock), "the peer heard something");
+    });
+    finish(reg, npi);
+}

@@ -3,7 +3,7 @@
 
 use crate::abi::{IRP, NTSTATUS, PVOID, SIZE_T, SOCKADDR, WSK_SOCKET};
 use crate::guard::guard_status;
-use crate::status::STATUS_INVALID_PARAMETER;
+use crate::status::{STATUS_INVALID_DEVICE_REQUEST, STATUS_INVALID_PARAMETER};
 use crate::wsk::buffers::{address_arg, write_sockaddr};
 use crate::wsk::handle::{self, Socket};
 use crate::wsk::irp::Inline;
@@ -53,10 +53,7 @@ pub unsafe extern "C" fn close_socket(Socket: *mut WSK_SOCKET, Irp: *mut IRP) ->
             };
             let inline = Inline::new();
             let (call, done) = irp.begin(&inline);
-            let op = match &sock.socket {
-                Socket::Listen(l) => l.close(),
-                Socket::Connection(c) => c.close(),
-            };
+            let op = sock.socket.control().close_socket();
             op.then(move |r| {
                 sock.end();
                 drop(sock);
@@ -87,12 +84,13 @@ pub unsafe extern "C" fn bind(
                 Ok(a) => a,
                 Err(e) => return irp.fail(e),
             };
-            let inline = Inline::new();
-            let (call, done) = irp.begin(&inline);
             let op = match &sock.socket {
                 Socket::Listen(l) => l.bind(addr),
                 Socket::Connection(c) => c.bind(addr),
+                Socket::Basic(_) => return irp.fail(STATUS_INVALID_DEVICE_REQUEST),
             };
+            let inline = Inline::new();
+            let (call, done) = irp.begin(&inline);
             op.then(move |r| done.finish(status_of(&r), 0));
             call.returned(None)
         })
@@ -119,6 +117,7 @@ pub unsafe extern "C" fn get_local_address(
             let addr = match &sock.socket {
                 Socket::Listen(l) => l.local_addr(),
                 Socket::Connection(c) => c.local_addr(),
+                Socket::Basic(_) => return irp.fail(STATUS_INVALID_DEVICE_REQUEST),
             };
             match addr {
                 Ok(a) => {

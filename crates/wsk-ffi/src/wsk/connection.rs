@@ -3,7 +3,7 @@
 
 use crate::abi::{CMSGHDR, IRP, NTSTATUS, SOCKADDR, WSK_BUF, WSK_DATA_INDICATION, WSK_SOCKET};
 use crate::guard::guard_status;
-use crate::status::{STATUS_BUFFER_OVERFLOW, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED};
+use crate::status::{STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED};
 use crate::wsk::buffers::{address_arg, write_sockaddr, Regions};
 use crate::wsk::handle::{self, Category, Socket};
 use crate::wsk::irp::Inline;
@@ -69,25 +69,17 @@ pub unsafe extern "C" fn connect_ex(
                 Ok(a) => a,
                 Err(e) => return irp.fail(e),
             };
-            let first = if Buffer.is_null() {
+            let first: Option<Box<dyn wsk_api::SendBuffer>> = if Buffer.is_null() {
                 None
             } else {
                 match Regions::of(Buffer) {
-                    Ok(r) if r.total() > 65_535 => return irp.fail(STATUS_BUFFER_OVERFLOW),
-                    Ok(r) if r.total() == 0 => None,
-                    Ok(r) => Some(r),
+                    Ok(r) => Some(Box::new(r)),
                     Err(e) => return irp.fail(e),
                 }
             };
             let inline = Inline::new();
             let (call, done) = irp.begin(&inline);
-            let socket = c.clone();
-            let canceller = c.connect_then(addr, move |r| match (r, first) {
-                (Ok(()), Some(data)) => {
-                    socket.send_then(Box::new(data), 0, move |r| done.finish(status_of(&r), 0));
-                }
-                (r, _) => done.finish(status_of(&r), 0),
-            });
+            let canceller = c.connect_ex_then(addr, first, move |r| done.finish(status_of(&r), 0));
             call.returned(canceller)
         })
     })

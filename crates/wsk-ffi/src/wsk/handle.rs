@@ -15,7 +15,7 @@ use std::ffi::c_void;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use wsk_api::{ConnectionSocket, ListenSocket};
+use wsk_api::{BasicSocket, ConnectionSocket, ListenSocket, SocketControl};
 
 use crate::abi::{NTSTATUS, WSK_SOCKET};
 use crate::status::{STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_REQUEST, STATUS_INVALID_HANDLE};
@@ -25,19 +25,31 @@ const _: () = assert!(std::mem::offset_of!(Slot, dispatch) == std::mem::offset_o
 /// The socket categories (`WSK_FLAG_*_SOCKET`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Category {
+    Basic,
     Listen,
     Connection,
 }
 
 /// What a live handle stands for.
 pub enum Socket {
+    Basic(BasicSocket),
     Listen(ListenSocket),
     Connection(ConnectionSocket),
 }
 
 impl Socket {
+    /// The `WskControlSocket` requests every category takes.
+    pub fn control(&self) -> &dyn SocketControl {
+        match self {
+            Socket::Basic(s) => s,
+            Socket::Listen(s) => s,
+            Socket::Connection(s) => s,
+        }
+    }
+
     pub fn category(&self) -> Category {
         match self {
+            Socket::Basic(_) => Category::Basic,
             Socket::Listen(_) => Category::Listen,
             Socket::Connection(_) => Category::Connection,
         }

@@ -24,7 +24,9 @@ use crate::wsk::registration::{client, NPI_WSK_INTERFACE_ID};
 use crate::wsk::{tables, with_irp};
 
 const SOCK_STREAM: u16 = 1;
+const SOCK_DGRAM: u16 = 2;
 const IPPROTO_TCP: u32 = 6;
+const IPPROTO_UDP: u32 = 17;
 
 /// The family of a `WskSocket` call (`STATUS_NOT_SUPPORTED` beyond AF_INET/AF_INET6).
 fn family(af: u16) -> Result<SocketAddr, NTSTATUS> {
@@ -37,6 +39,15 @@ fn check_tcp(socket_type: u16, protocol: u32) -> Result<(), NTSTATUS> {
         Ok(())
     } else {
         Err(STATUS_NOT_SUPPORTED)
+    }
+}
+
+/// The transport of a basic socket: `Ok(true)` for UDP, `Ok(false)` for TCP.
+fn basic_transport(socket_type: u16, protocol: u32) -> Result<bool, NTSTATUS> {
+    match (socket_type, protocol) {
+        (SOCK_STREAM, IPPROTO_TCP | 0) => Ok(false),
+        (SOCK_DGRAM, IPPROTO_UDP | 0) => Ok(true),
+        _ => Err(STATUS_NOT_SUPPORTED),
     }
 }
 
@@ -88,7 +99,16 @@ pub unsafe extern "C" fn socket(
                     let socket = op.wait().map_err(|e| e.0)?;
                     handle::insert(Socket::Connection(socket), tables::connection(), missing)
                 }),
-                // Basic, datagram and stream sockets come with the next provider issue.
+                WSK_FLAG_BASIC_SOCKET => basic_transport(SocketType, Protocol).and_then(|datagram| {
+                    // Basic sockets have no client dispatch table (the reference: pass NULL).
+                    if !Dispatch.is_null() {
+                        return Err(STATUS_INVALID_PARAMETER);
+                    }
+                    let op = client.with_npi(|npi| npi.basic_socket(family_of, datagram))?;
+                    let socket = op.wait().map_err(|e| e.0)?;
+                    handle::insert(Socket::Basic(socket), tables::basic(), 0)
+                }),
+                // Datagram and stream sockets come with the next provider issue.
                 _ => Err(STATUS_NOT_IMPLEMENTED),
             };
             match result {

@@ -254,9 +254,12 @@ static VOID BiSocketCombinations(VOID)
             for (P = 0; P < ARRAYSIZE(Protocols); P++) {
                 for (G = 0; G < ARRAYSIZE(Flags); G++) {
                     ULONG Flag = Flags[G];
-                    BOOLEAN Category = Flag == WSK_FLAG_LISTEN_SOCKET || Flag == WSK_FLAG_CONNECTION_SOCKET;
+                    BOOLEAN Category = Flag != WSK_FLAG_DATAGRAM_SOCKET && Flag != WSK_FLAG_STREAM_SOCKET;
                     BOOLEAN Family = Families[F] == AF_INET || Families[F] == AF_INET6;
                     BOOLEAN Tcp = Types[T] == SOCK_STREAM && (Protocols[P] == 0 || Protocols[P] == IPPROTO_TCP);
+                    BOOLEAN Udp = Types[T] == SOCK_DGRAM && (Protocols[P] == 0 || Protocols[P] == IPPROTO_UDP);
+                    /* Basic sockets take either transport. */
+                    BOOLEAN Transport = Tcp || (Flag == WSK_FLAG_BASIC_SOCKET && Udp);
                     NTSTATUS Expected;
                     BI_CALL Call;
                     PIRP Irp;
@@ -269,8 +272,8 @@ static VOID BiSocketCombinations(VOID)
                     } else if (!Family) {
                         Expected = STATUS_NOT_SUPPORTED;
                     } else if (!Category) {
-                        Expected = STATUS_NOT_IMPLEMENTED; /* basic, datagram, stream: issue 4 */
-                    } else if (!Tcp) {
+                        Expected = STATUS_NOT_IMPLEMENTED; /* datagram, stream: issue 4 */
+                    } else if (!Transport) {
                         Expected = STATUS_NOT_SUPPORTED;
                     } else {
                         continue; /* a valid socket */

@@ -49,19 +49,31 @@ static VOID BiEventCase(PWSK_SOCKET Socket, const char *SocketName, ULONG Mask, 
 static VOID BiRequestCases(PWSK_SOCKET Socket, const char *SocketName)
 {
     static const ULONG BadTypes[] = {WskControlMax, 4, 99, 0x80000000, 0xFFFFFFFF};
+    /* Choice (docs/C_ABI.md "Socket control"): a name Windows does not know at its level is
+     * STATUS_INVALID_PARAMETER (Winsock's WSAENOPROTOOPT); one it knows that is not carried
+     * over, an option of another category, and an unknown IOCTL are STATUS_NOT_SUPPORTED
+     * resp. STATUS_INVALID_PARAMETER as listed. */
     static const struct {
         ULONG Type;
         ULONG Code;
         ULONG Level;
+        NTSTATUS Expected;
         const char *Name;
     } Unknown[] = {
-        {WskSetOption, 0x1234, SOL_SOCKET, "set unknown SOL_SOCKET option 0x1234"},
-        {WskGetOption, 0x1234, SOL_SOCKET, "get unknown SOL_SOCKET option 0x1234"},
-        {WskSetOption, 0x7777, IPPROTO_TCP, "set unknown IPPROTO_TCP option 0x7777"},
-        {WskSetOption, 1, 0x9999, "set option 1 of unknown level 0x9999"},
-        {WskIoctl, 0xDEADBEEF, 0, "unknown IOCTL 0xDEADBEEF"},
-        {WskIoctl, 0, 0, "IOCTL 0"},
-        {WskIoctl, _WSAIORW(IOC_WSK, 0x7F), 0, "unknown WSK IOCTL 0x7F"},
+        {WskSetOption, 0x1234, SOL_SOCKET, STATUS_INVALID_PARAMETER, "set unknown SOL_SOCKET option 0x1234"},
+        {WskGetOption, 0x1234, SOL_SOCKET, STATUS_INVALID_PARAMETER, "get unknown SOL_SOCKET option 0x1234"},
+        {WskSetOption, 0x7777, IPPROTO_TCP, STATUS_INVALID_PARAMETER, "set unknown IPPROTO_TCP option 0x7777"},
+        {WskSetOption, 1, 0x9999, STATUS_INVALID_PARAMETER, "set option 1 of unknown level 0x9999"},
+        {WskSetOption, SO_LINGER, SOL_SOCKET, STATUS_NOT_SUPPORTED, "set SO_LINGER (not carried over)"},
+        {WskGetOption, IP_HDRINCL, IPPROTO_IP, STATUS_NOT_SUPPORTED, "get IP_HDRINCL (not carried over)"},
+        {WskGetOption, IP_ADD_MEMBERSHIP, IPPROTO_IP, STATUS_INVALID_PARAMETER, "get IP_ADD_MEMBERSHIP (set only)"},
+        {WskSetOption, SO_BROADCAST, SOL_SOCKET, STATUS_INVALID_PARAMETER, "set SO_BROADCAST (datagram only)"},
+        {WskGetOption, IP_PKTINFO, IPPROTO_IP, STATUS_INVALID_PARAMETER, "get IP_PKTINFO (datagram only)"},
+        {WskIoctl, 0xDEADBEEF, 0, STATUS_NOT_SUPPORTED, "unknown IOCTL 0xDEADBEEF"},
+        {WskIoctl, 0, 0, STATUS_NOT_SUPPORTED, "IOCTL 0"},
+        {WskIoctl, _WSAIORW(IOC_WSK, 0x7F), 0, STATUS_NOT_SUPPORTED, "unknown WSK IOCTL 0x7F"},
+        {WskIoctl, SIO_ADDRESS_LIST_SORT, 0, STATUS_NOT_SUPPORTED, "SIO_ADDRESS_LIST_SORT"},
+        {WskIoctl, SIO_WSK_REGISTER_EXTENSION, 0, STATUS_INVALID_PARAMETER, "SIO_WSK_REGISTER_EXTENSION, 4-byte input"},
     };
     char Name[160];
     size_t i;
@@ -78,7 +90,7 @@ static VOID BiRequestCases(PWSK_SOCKET Socket, const char *SocketName)
         for (Kind = BiIrpFresh; Kind <= BiIrpNone; Kind++) {
             snprintf(Name, sizeof(Name), "%s, %s", SocketName, Unknown[i].Name);
             BiControlCase(Socket, Unknown[i].Type, Unknown[i].Code, Unknown[i].Level, sizeof(BiValue), &BiValue,
-                          sizeof(BiOutput), BiOutput, (BI_IRP_KIND)Kind, STATUS_NOT_SUPPORTED, Name);
+                          sizeof(BiOutput), BiOutput, (BI_IRP_KIND)Kind, Unknown[i].Expected, Name);
         }
     }
 }
@@ -157,6 +169,47 @@ static VOID BiOutputCases(VOID)
     }
 }
 
+/* Requests of every category with missing or short outputs, or without the IRP they need. */
+static VOID BiCommonOutputCases(PWSK_SOCKET Socket, const char *SocketName)
+{
+    static const SIZE_T Sizes[] = {0, 1, 3};
+    static WSK_EXTENSION_CONTROL_IN Extension;
+    const WSK_PROVIDER_BASIC_DISPATCH *Basic = (const WSK_PROVIDER_BASIC_DISPATCH *)Socket->Dispatch;
+    char Name[160];
+    BI_CALL Call;
+    PIRP Irp;
+    NTSTATUS Status;
+    size_t i;
+    int Kind;
+
+    for (Kind = BiIrpFresh; Kind <= BiIrpNone; Kind++) {
+        for (i = 0; i < ARRAYSIZE(Sizes); i++) {
+            snprintf(Name, sizeof(Name), "%s, get SO_REUSEADDR, OutputSize %lu", SocketName, (unsigned long)Sizes[i]);
+            BiControlCase(Socket, WskGetOption, SO_REUSEADDR, SOL_SOCKET, 0, NULL, Sizes[i], BiOutput,
+                          (BI_IRP_KIND)Kind, STATUS_BUFFER_TOO_SMALL, Name);
+        }
+        snprintf(Name, sizeof(Name), "%s, get SO_REUSEADDR, NULL output", SocketName);
+        BiControlCase(Socket, WskGetOption, SO_REUSEADDR, SOL_SOCKET, 0, NULL, sizeof(ULONG), NULL, (BI_IRP_KIND)Kind,
+                      STATUS_BUFFER_TOO_SMALL, Name);
+        /* SIO_ADDRESS_LIST_QUERY needs OutputSizeReturned (choice: STATUS_INVALID_PARAMETER). */
+        Irp = BiBegin(&Call, (BI_IRP_KIND)Kind);
+        Status = Basic->WskControlSocket(Socket, WskIoctl, SIO_ADDRESS_LIST_QUERY, 0, 0, NULL, sizeof(BiOutput),
+                                         BiOutput, NULL, Irp);
+        BiEnd(&Call, Status, STATUS_INVALID_PARAMETER, BI_IRP_OPTIONAL,
+              "WskControlSocket(%s, SIO_ADDRESS_LIST_QUERY without OutputSizeReturned, %s)", SocketName,
+              BiIrpKindName[Kind]);
+        /* No extension interfaces exist: a well-formed request is not supported. */
+        Extension.NpiId = &BiExtensionId;
+        snprintf(Name, sizeof(Name), "%s, SIO_WSK_REGISTER_EXTENSION", SocketName);
+        BiControlCase(Socket, WskIoctl, SIO_WSK_REGISTER_EXTENSION, 0, sizeof(Extension), &Extension, 0, NULL,
+                      (BI_IRP_KIND)Kind, STATUS_NOT_SUPPORTED, Name);
+    }
+    /* SIO_ADDRESS_LIST_CHANGE needs an IRP to pend on. */
+    snprintf(Name, sizeof(Name), "%s, SIO_ADDRESS_LIST_CHANGE without IRP", SocketName);
+    BiControlCase(Socket, WskIoctl, SIO_ADDRESS_LIST_CHANGE, 0, 0, NULL, 0, NULL, BiIrpNone, STATUS_INVALID_PARAMETER,
+                  Name);
+}
+
 static VOID BiEventMaskCases(VOID)
 {
     const ULONG ConnectionEvents = WSK_EVENT_SEND_BACKLOG | WSK_EVENT_RECEIVE | WSK_EVENT_DISCONNECT;
@@ -202,6 +255,8 @@ VOID BiControlSocketCases(VOID)
 {
     BiRequestCases(Fx.ListenBound, "listener");
     BiRequestCases(Fx.Active, "connected socket");
+    BiCommonOutputCases(Fx.ListenBound, "listener");
+    BiCommonOutputCases(Fx.Active, "connected socket");
     BiShortValueCases(Fx.ListenUnbound, SOL_SOCKET, SO_REUSEADDR, "listener, SO_REUSEADDR");
     BiShortValueCases(Fx.Listen6, IPPROTO_IPV6, IPV6_V6ONLY, "IPv6 listener, IPV6_V6ONLY");
     BiShortValueCases(Fx.Active, IPPROTO_TCP, TCP_NODELAY, "connected socket, TCP_NODELAY");

@@ -79,6 +79,9 @@ pub struct ConnectionStats {
     pub limit: usize,
 }
 
+/// The most `WskConnectEx` sends with its connect.
+const MAX_CONNECT_DATA: usize = 65_535;
+
 pub(crate) struct ConnState {
     family_of: SocketAddr,
     io: Option<Box<dyn TcpStream>>,
@@ -120,6 +123,12 @@ pub(crate) struct ConnState {
     nodelay: bool,
     /// `TCP_NODELAY` as the host has it now (differs while NODELAY sends are written).
     nodelay_now: bool,
+    /// `TCP_FASTOPEN` as the client set it (Linux `TCP_FASTOPEN_CONNECT`).
+    fast_open: bool,
+    /// A Fast Open connect the host deferred: the SYN leaves with the first write.
+    deferred_connect: bool,
+    /// `SIO_WSK_SET_TCP_SILENT_MODE`: no more sends, inbound data dropped, close sends nothing.
+    silent: bool,
 }
 
 impl ConnState {
@@ -154,6 +163,9 @@ impl ConnState {
             last_backlog: 0,
             nodelay: false,
             nodelay_now: false,
+            fast_open: false,
+            deferred_connect: false,
+            silent: false,
         }
     }
 
@@ -187,9 +199,20 @@ impl ConnState {
     /// (an event callback is due and this is not the reactor thread).
     pub(crate) fn drive(&mut self, shared: &Arc<SocketShared>, common: &mut Common, on_reactor: bool) -> bool {
         if self.phase == Phase::Connecting {
+            if self.deferred_connect && !self.sends.is_empty() {
+                // TCP Fast Open: this first write sends the SYN, with the data in it when
+                // the host has a cookie for the peer.
+                self.deferred_connect = false;
+                self.pump_sends(common);
+                self.writable = true;
+            }
             self.check_connect(common);
         }
         if self.phase != Phase::Connected {
+            return false;
+        }
+        if self.silent {
+            self.drop_inbound();
             return false;
         }
         if self.error_hint && self.failure.is_none() {
@@ -235,6 +258,12 @@ impl ConnState {
                 tracing::debug!(%status, "connect failed");
                 self.phase = Phase::Failed;
                 common.complete(done, Err(status));
+                // WskConnectEx's first buffer, queued with the connect, fails with it.
+                while let Some(s) = self.sends.pop_front() {
+                    if let Some(done) = s.done {
+                        common.complete(done, Err(status));
+                    }
+                }
             }
         }
     }
@@ -683,7 +712,8 @@ impl ConnState {
         if let Some(io) = self.io.take() {
             // Per WskCloseSocket: closing is abortive unless both directions are done.
             let both_done = self.fin_sent && (self.read_eof || self.peer_closed_hint);
-            if self.phase == Phase::Connected && !both_done && self.failure.is_none() {
+            // A silent connection leaves without a word (the host froze it).
+            if self.phase == Phase::Connected && !both_done && self.failure.is_none() && !self.silent {
                 let _ = io.abort();
             }
         }
@@ -942,32 +972,60 @@ impl ConnectionSocket {
 
     fn connect_with(&self, remote: SocketAddr, done: Done<()>) -> Option<OpId> {
         let token = self.h.shared.token;
-        self.start(done, move |_, c, id, done| {
-            if c.phase != Phase::Bound {
-                return Err((NtStatus::INVALID_DEVICE_STATE, done));
-            }
-            if remote.is_ipv4() != c.family_of.is_ipv4() {
-                return Err((NtStatus::INVALID_PARAMETER, done));
-            }
-            let io = c.io.as_ref().expect("bound sockets have a host socket");
-            // `WouldBlock` is a connect in progress; either way the writable report tells.
-            let started = match io.connect(remote) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
-                other => other,
-            };
-            match started.and_then(|()| io.register(token)) {
-                Err(e) => {
-                    c.phase = Phase::Failed;
-                    Err((NtStatus::from_io_error(&e), done))
+        self.start(done, move |_, c, id, done| c.begin_connect(token, remote, id, done))
+    }
+
+    /// `WskConnectEx`: [`ConnectionSocket::connect`] that also sends `first` (at most
+    /// 65,535 bytes) once connected — inside the SYN with TCP Fast Open when the client
+    /// set `TCP_FASTOPEN` and the host allows it (`net.ipv4.tcp_fastopen` bit 1 and a
+    /// cookie for the peer; otherwise right after the handshake). Completes when both are done.
+    ///
+    /// # Errors
+    /// As [`ConnectionSocket::connect`] and [`ConnectionSocket::send`], and
+    /// `STATUS_BUFFER_OVERFLOW` for a first buffer over 65,535 bytes.
+    pub fn connect_ex(&self, remote: SocketAddr, first: Option<Box<dyn SendBuffer>>) -> Op<()> {
+        let (op, done) = Op::new();
+        let canceller = self.connect_ex_then(remote, first, done);
+        op.with_canceller(canceller)
+    }
+
+    /// [`ConnectionSocket::connect_ex`] with a completion routine; the [`Canceller`] cancels
+    /// the connect (a first buffer not yet sent then fails with it).
+    pub fn connect_ex_then(
+        &self,
+        remote: SocketAddr,
+        first: Option<Box<dyn SendBuffer>>,
+        done: impl FnOnce(Result<()>) + Send + 'static,
+    ) -> Option<Canceller> {
+        let first = first.filter(|b| !b.is_empty());
+        let Some(first) = first else { return self.connect_then(remote, done) };
+        if first.len() > MAX_CONNECT_DATA {
+            done(Err(NtStatus::BUFFER_OVERFLOW));
+            return None;
+        }
+        // Two operations, one completion: the first failure, or success once both succeeded.
+        let join = Arc::new(std::sync::Mutex::new((2u8, Some(Box::new(done) as Done<()>))));
+        let finish = move |join: &std::sync::Mutex<(u8, Option<Done<()>>)>, r: Result<()>| {
+            let mut j = crate::provider::lock(join);
+            j.0 -= 1;
+            if r.is_err() || j.0 == 0 {
+                if let Some(done) = j.1.take() {
+                    drop(j);
+                    done(r);
                 }
-                Ok(()) => {
-                    c.phase = Phase::Connecting;
-                    c.connect = Some((id, done));
-                    c.writable = true;
-                    Ok(())
-                }
             }
+        };
+        let (j1, j2) = (Arc::clone(&join), join);
+        let on_connect: Done<()> = Box::new(move |r| finish(&j1, r));
+        let on_send: Done<usize> = Box::new(move |r| finish(&j2, r.map(|_| ())));
+        let token = self.h.shared.token;
+        self.start(on_connect, move |common, c, id, done| {
+            c.begin_connect(token, remote, id, done)?;
+            let send_id = common.next_id();
+            c.sends.push(send_id, PendingSend { buf: first, written: 0, nodelay: false, done: Some(on_send) });
+            Ok(())
         })
+        .map(|id| Canceller::new(&self.h.shared, id))
     }
 
     /// `WskGetLocalAddress`.
@@ -1139,7 +1197,7 @@ impl ConnectionSocket {
             if flags & !disconnect::WSK_FLAG_ABORTIVE != 0 {
                 return Err((NtStatus::INVALID_PARAMETER, done));
             }
-            if c.phase != Phase::Connected {
+            if c.phase != Phase::Connected || c.silent {
                 return Err((NtStatus::INVALID_DEVICE_STATE, done));
             }
             if flags & disconnect::WSK_FLAG_ABORTIVE != 0 {
@@ -1239,6 +1297,27 @@ impl ConnectionSocket {
         self.h.shared.set_option(SockOpt::NoDelay(on))
     }
 
+    /// `SIO_WSK_SET_TCP_SILENT_MODE`: from now on sends and disconnects fail with
+    /// `STATUS_INVALID_DEVICE_STATE`, arriving data is dropped (nothing is indicated),
+    /// and closing sends neither FIN nor RST; only close is useful afterwards. The host
+    /// freezes the connection with `TCP_REPAIR` (needs `CAP_NET_ADMIN`). Windows refuses
+    /// loopback connections; this provider allows them, so it can be tested.
+    ///
+    /// # Errors
+    /// `STATUS_INVALID_DEVICE_STATE` when not connected or with a send or disconnect
+    /// pending; `STATUS_ACCESS_DENIED` when the host refuses `TCP_REPAIR`.
+    pub fn set_silent_mode(&self) -> Result<()> {
+        self.with_state(|_, c| {
+            if c.phase != Phase::Connected || !c.sends.is_empty() || c.disconnect.is_some() {
+                return Err(NtStatus::INVALID_DEVICE_STATE);
+            }
+            let io = c.io.as_ref().ok_or(NtStatus::INVALID_DEVICE_STATE)?;
+            io.set_silent().map_err(|e| NtStatus::from_io_error(&e))?;
+            c.silent = true;
+            Ok(())
+        })
+    }
+
     /// Sets the receive backlog limit: past it the provider stops reading the host
     /// socket until the client consumes or releases data.
     ///
@@ -1273,16 +1352,71 @@ impl ConnectionSocket {
 }
 
 impl ConnState {
+    /// Starts a connect of a bound socket (`WskConnect`, `WskConnectEx`).
+    fn begin_connect(
+        &mut self,
+        token: usize,
+        remote: SocketAddr,
+        id: OpId,
+        done: Done<()>,
+    ) -> std::result::Result<(), (NtStatus, Done<()>)> {
+        if self.phase != Phase::Bound {
+            return Err((NtStatus::INVALID_DEVICE_STATE, done));
+        }
+        if remote.is_ipv4() != self.family_of.is_ipv4() {
+            return Err((NtStatus::INVALID_PARAMETER, done));
+        }
+        let io = self.io.as_ref().expect("bound sockets have a host socket");
+        // `WouldBlock` is a connect in progress; either way the writable report tells. With
+        // Fast Open the host may defer the connect to the first write.
+        let started = match io.connect(remote) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+            Ok(()) => Ok(self.fast_open),
+            Err(e) => Err(e),
+        };
+        match started.and_then(|deferred| io.register(token).map(|()| deferred)) {
+            Err(e) => {
+                self.phase = Phase::Failed;
+                Err((NtStatus::from_io_error(&e), done))
+            }
+            Ok(deferred) => {
+                self.phase = Phase::Connecting;
+                self.connect = Some((id, done));
+                self.writable = true;
+                self.deferred_connect = deferred;
+                Ok(())
+            }
+        }
+    }
+
     pub(crate) fn option_context(&self) -> OptionContext {
         OptionContext { v6: self.family_of.is_ipv6(), bound: self.phase != Phase::Created, tcp: true }
+    }
+
+    /// In silent mode: reads and discards what arrives, indicating nothing.
+    fn drop_inbound(&mut self) {
+        let Some(io) = &self.io else { return };
+        let mut scratch = [0u8; 16 * 1024];
+        while self.readable {
+            match io.read(&mut scratch) {
+                Ok(0) => self.readable = false,
+                Ok(_) => {}
+                Err(_) => self.readable = false,
+            }
+        }
+        self.leftover.clear();
     }
 
     pub(crate) fn set_option(&mut self, option: SockOpt) -> Result<()> {
         let io = self.io.as_ref().ok_or(NtStatus::INVALID_DEVICE_STATE)?;
         host_result(io.set_option(&option))?;
-        if let SockOpt::NoDelay(on) = option {
-            self.nodelay = on;
-            self.nodelay_now = on;
+        match option {
+            SockOpt::NoDelay(on) => {
+                self.nodelay = on;
+                self.nodelay_now = on;
+            }
+            SockOpt::FastOpen(on) => self.fast_open = on,
+            _ => {}
         }
         Ok(())
     }
@@ -1296,7 +1430,7 @@ impl ConnState {
     }
 
     fn check_can_send(&self) -> Result<()> {
-        if self.phase != Phase::Connected {
+        if self.phase != Phase::Connected || self.silent {
             return Err(NtStatus::INVALID_DEVICE_STATE);
         }
         if let Some(status) = self.failure {

@@ -43,6 +43,28 @@ pub trait SocketControl: sealed::Sealed {
         self.handle().shared.get_option(name)
     }
 
+    /// `SO_WSK_EVENT_CALLBACK` enable: turns on the callbacks in `mask` (see each socket
+    /// type's `enable_events` for when its events may be enabled).
+    ///
+    /// # Errors
+    /// `STATUS_INVALID_DEVICE_STATE` before the socket can indicate anything,
+    /// `STATUS_INVALID_PARAMETER` for bits the category does not have.
+    fn enable_events(&self, mask: u32) -> Result<()> {
+        self.handle().set_events(mask)
+    }
+
+    /// `SO_WSK_EVENT_CALLBACK` disable of one event, with an IRP: completes once no
+    /// callback of that event runs any more.
+    fn disable_event(&self, bit: u32) -> Op<()> {
+        self.handle().disable_event(bit)
+    }
+
+    /// The same without an IRP: `STATUS_SUCCESS`, or `STATUS_EVENT_PENDING` when that
+    /// callback is running now (it is disabled once it returns).
+    fn disable_event_nowait(&self, bit: u32) -> wsk_core::status::NtStatus {
+        self.handle().disable_event_nowait(bit)
+    }
+
     /// `SIO_ADDRESS_LIST_QUERY`: the host's addresses of the socket's family (port 0).
     ///
     /// # Errors
@@ -55,6 +77,12 @@ pub trait SocketControl: sealed::Sealed {
     /// `STATUS_CANCELLED` when cancelled or when the socket closes first.
     fn address_list_change(&self) -> Op<()> {
         self.handle().address_list_change()
+    }
+
+    /// `WskCloseSocket`: cancels every pending operation, waits for a running callback,
+    /// then completes (see each socket type's `close` for its specifics).
+    fn close_socket(&self) -> Op<()> {
+        self.handle().close()
     }
 
     /// [`SocketControl::address_list_change`] with a completion routine.
