@@ -9,6 +9,7 @@ use std::io::{self, IoSlice};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use crate::cmsg::ControlMessage;
 use crate::option::{OptName, SockOpt};
 use crate::resolve::{AddrHints, NameInfo, NameInfoFlags, ResolvedAddr};
 
@@ -55,6 +56,12 @@ pub trait Backend: Send + Sync + 'static {
     fn tcp_listen(&self, addr: SocketAddr, options: &ListenOptions) -> io::Result<Box<dyn TcpListener>>;
     /// Creates an unbound TCP socket of the family of `family_of`.
     fn tcp_socket(&self, family_of: &SocketAddr) -> io::Result<Box<dyn TcpStream>>;
+    /// Creates an unbound UDP socket of the family of `family_of`. A backend without
+    /// datagrams keeps this default, which refuses with `ErrorKind::Unsupported`.
+    fn udp_socket(&self, family_of: &SocketAddr) -> io::Result<Box<dyn UdpSocket>> {
+        let _ = family_of;
+        Err(io::ErrorKind::Unsupported.into())
+    }
     /// Waits for readiness of registered sockets (or a wake-up) for at most `timeout`,
     /// appending what it saw to `events`. Called by one thread only.
     fn poll(&self, events: &mut Vec<(Token, Readiness)>, timeout: Option<Duration>) -> io::Result<()>;
@@ -180,6 +187,72 @@ pub trait TcpStream: Send + Sync {
     /// The host file descriptor, for diagnostics.
     fn raw_fd(&self) -> i32;
     /// Sets a standard socket option on the host socket.
+    fn set_option(&self, option: &SockOpt) -> io::Result<()> {
+        let _ = option;
+        Err(io::ErrorKind::Unsupported.into())
+    }
+    /// Reads a standard socket option of the host socket.
+    fn get_option(&self, name: OptName) -> io::Result<SockOpt> {
+        let _ = name;
+        Err(io::ErrorKind::Unsupported.into())
+    }
+}
+
+/// What the host said about one received datagram.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Datagram {
+    /// The datagram's full length; more than the buffer when it was truncated.
+    pub len: usize,
+    /// Where it came from.
+    pub source: SocketAddr,
+    /// The datagram did not fit the buffer (host `MSG_TRUNC`): only the buffer's worth was kept.
+    pub truncated: bool,
+    /// The host's control buffer was too small (host `MSG_CTRUNC`).
+    pub control_truncated: bool,
+    /// The control messages the host reported, translated (packet information, hop limit, ...).
+    pub control: Vec<ControlMessage>,
+    /// The datagram was addressed to a broadcast address.
+    pub broadcast: bool,
+    /// The datagram was addressed to a multicast group.
+    pub multicast: bool,
+    /// The host's count of datagrams it dropped on this socket since it was created
+    /// (queue full), when it reported one.
+    pub host_drops: Option<u32>,
+}
+
+/// A UDP socket: created unbound, then bound; optionally connected (a fixed peer).
+///
+/// Sends take the whole datagram or nothing; a receive takes one datagram.
+pub trait UdpSocket: Send + Sync {
+    /// Binds to a local address.
+    fn bind(&self, addr: SocketAddr) -> io::Result<()>;
+    /// Starts readiness reports under `token`.
+    fn register(&self, token: Token) -> io::Result<()>;
+    /// The local address, once bound.
+    fn local_addr(&self) -> io::Result<SocketAddr>;
+    /// Fixes the peer: sends without an address go there and only its datagrams are received.
+    fn connect(&self, addr: SocketAddr) -> io::Result<()>;
+    /// Removes the fixed peer, keeping the bound local address.
+    fn disconnect(&self) -> io::Result<()>;
+    /// Sends one datagram gathered from `bufs`, to `to` (or the fixed peer), with
+    /// `control` translated to the host's control messages; returns the bytes sent.
+    fn send_to(&self, bufs: &[IoSlice<'_>], to: Option<SocketAddr>, control: &[ControlMessage]) -> io::Result<usize>;
+    /// Sends several datagrams, each gathered from its slices, all to `to` with the same
+    /// control messages, in as few system calls as the host allows; returns how many of
+    /// the leading datagrams were sent (at least one, or an error).
+    fn send_batch(
+        &self,
+        datagrams: &[&[IoSlice<'_>]],
+        to: Option<SocketAddr>,
+        control: &[ControlMessage],
+    ) -> io::Result<usize>;
+    /// Receives one datagram into `buf` (truncated to it).
+    fn recv_from(&self, buf: &mut [u8]) -> io::Result<Datagram>;
+    /// The pending socket error, if any (cleared by reading it).
+    fn take_error(&self) -> io::Result<Option<io::Error>>;
+    /// The host file descriptor, for diagnostics.
+    fn raw_fd(&self) -> i32;
+    /// Sets a standard socket option on the host socket (`SO_BROADCAST`, memberships, ...).
     fn set_option(&self, option: &SockOpt) -> io::Result<()> {
         let _ = option;
         Err(io::ErrorKind::Unsupported.into())

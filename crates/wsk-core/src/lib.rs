@@ -14,12 +14,14 @@
 //! | [`option`] | standard socket options: Windows `(level, name, value)` decoded, with their rules |
 //! | [`backend`] | the seam to a network: the traits the runtime drives, host or simulated |
 //! | [`resolve`] | name resolution: `AI_*`/`NI_*` values, hints, results, resolver errors to NTSTATUS |
+//! | [`cmsg`] | datagram control information: typed messages and the Windows `CMSGHDR` layout |
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod addr;
 pub mod backend;
 pub mod buf;
+pub mod cmsg;
 pub mod consts;
 pub mod event;
 pub mod irp;

@@ -4,13 +4,15 @@
 //! before bind), switched to non-blocking mode, and registered edge-triggered with one
 //! `mio::Poll` owned by the provider's reactor thread. It is the only crate with `unsafe`
 //! (until the C ABI arrives): the `ioctl`s and `getsockopt`s that report queue sizes and
-//! TCP state, and the `connect(AF_UNSPEC)` that resets a connection in place. Name
-//! resolution goes to the host resolver (`getaddrinfo` / `getnameinfo`, in `resolve.rs`).
+//! TCP state, and the `connect(AF_UNSPEC)` that resets a connection in place;
+//! `recvmsg`/`sendmsg`/`sendmmsg` with control messages for UDP (`udp.rs`); name
+//! resolution through the host resolver (`getaddrinfo` / `getnameinfo`, in `resolve.rs`).
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod interfaces;
 mod option;
 mod resolve;
+mod udp;
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr};
@@ -83,6 +85,10 @@ impl backend::Backend for HostBackend {
             socket.set_only_v6(true)?;
         }
         Ok(Box::new(HostStream::new(socket, Arc::clone(&self.registry))))
+    }
+
+    fn udp_socket(&self, family_of: &SocketAddr) -> io::Result<Box<dyn backend::UdpSocket>> {
+        Ok(Box::new(udp::HostUdp::new(family_of, Arc::clone(&self.registry))?))
     }
 
     fn poll(&self, out: &mut Vec<(Token, Readiness)>, timeout: Option<Duration>) -> io::Result<()> {
@@ -344,7 +350,7 @@ fn tcp_state(fd: RawFd) -> io::Result<u8> {
     Ok(info.tcpi_state)
 }
 
-fn disconnect_in_place(fd: RawFd) -> io::Result<()> {
+pub(crate) fn disconnect_in_place(fd: RawFd) -> io::Result<()> {
     // SAFETY: sockaddr with family AF_UNSPEC and the matching length is what connect(2)
     // documents for dissolving an association; the struct is a live local.
     let rc = unsafe {

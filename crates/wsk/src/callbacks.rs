@@ -9,6 +9,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::datagram_indication::DatagramIndication;
 use crate::indication::DataIndication;
 use crate::socket::ConnectionSocket;
 
@@ -20,6 +21,16 @@ impl EventFlags {
     /// `WSK_FLAG_RELEASE_ASAP`: the provider is short of receive buffers; copy instead of retaining.
     pub fn release_asap(self) -> bool {
         self.0 & wsk_core::consts::event_flags::WSK_FLAG_RELEASE_ASAP != 0
+    }
+
+    /// `MSG_BCAST` (`WskReceiveFromEvent`): the datagrams were sent to a broadcast address.
+    pub fn broadcast(self) -> bool {
+        self.0 & wsk_core::cmsg::msg::MSG_BCAST != 0
+    }
+
+    /// `MSG_MCAST` (`WskReceiveFromEvent`): the datagrams were sent to a multicast group.
+    pub fn multicast(self) -> bool {
+        self.0 & wsk_core::cmsg::msg::MSG_MCAST != 0
     }
 }
 
@@ -87,4 +98,28 @@ pub trait ListenEvents: Send + Sync + 'static {
     /// `WskAcceptEvent`. `None` (a NULL `AcceptSocket`) means the listening socket stopped
     /// working; it is delivered exactly once, and the client should close the listener.
     fn on_accept(&self, accepted: Option<Accepted>) -> AcceptOutcome;
+}
+
+/// What a `WskReceiveFromEvent` callback did with the datagrams it was shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiveFromOutcome {
+    /// `STATUS_SUCCESS`: every datagram consumed.
+    Accepted,
+    /// `STATUS_PENDING`: the handler called [`DatagramIndication::retain`] and keeps the
+    /// chain until it drops (releases) it, whole or piece by piece. Returned without
+    /// calling `retain`, the datagrams count as accepted.
+    Retained,
+    /// `STATUS_DATA_NOT_ACCEPTED`: nothing taken. The datagrams stay queued, first in line,
+    /// for the next `WskReceiveFrom`. A dynamically enabled `WskReceiveFromEvent` is
+    /// disabled until enabled again; a static one stays enabled and is called again
+    /// (with the queued datagrams first) once new datagrams arrive.
+    NotAccepted,
+}
+
+/// Event callbacks of a datagram socket (`WSK_CLIENT_DATAGRAM_DISPATCH`).
+pub trait DatagramEvents: Send + Sync + 'static {
+    /// `WskReceiveFromEvent`: a chain of datagrams arrived; `flags` carries `MSG_BCAST` /
+    /// `MSG_MCAST` (every datagram of one chain shares them) and `WSK_FLAG_RELEASE_ASAP`.
+    /// `None` means the socket is no longer functional: close it.
+    fn on_receive_from(&self, indication: Option<&mut DatagramIndication>, flags: EventFlags) -> ReceiveFromOutcome;
 }

@@ -7,6 +7,9 @@
 //! provider stops reading the host socket, so TCP flow control holds the peer back and
 //! provider memory stays bounded. Dropping a buffer — the client accepted the data, or
 //! released a retained indication — returns it to the pool and may resume reading.
+//! A small datagram is moved out of its block into an allocation of its own size and
+//! charged that size plus its bookkeeping, so retained datagrams are accounted at what
+//! they hold rather than at 64 KiB each.
 
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -105,18 +108,46 @@ impl Ledger {
     }
 
     pub(crate) fn allocate(self: &Arc<Self>) -> IndicationBuffer {
-        let now = self.held.fetch_add(BUFFER_SIZE, Ordering::AcqRel) + BUFFER_SIZE;
-        self.high_water.fetch_max(now, Ordering::AcqRel);
-        IndicationBuffer { block: Some(take_block()), start: 0, len: 0, ledger: Arc::clone(self) }
+        self.charge(BUFFER_SIZE);
+        IndicationBuffer {
+            block: Some(Storage::Pooled(take_block())),
+            start: 0,
+            len: 0,
+            charge: BUFFER_SIZE,
+            ledger: Arc::clone(self),
+        }
     }
 
-    fn release(&self) {
-        let before = self.held.fetch_sub(BUFFER_SIZE, Ordering::AcqRel);
-        if before >= self.limit() && before - BUFFER_SIZE < self.limit() {
+    fn charge(&self, amount: usize) {
+        let now = self.held.fetch_add(amount, Ordering::AcqRel) + amount;
+        self.high_water.fetch_max(now, Ordering::AcqRel);
+    }
+
+    fn release(&self, amount: usize) {
+        let before = self.held.fetch_sub(amount, Ordering::AcqRel);
+        if before >= self.limit() && before - amount < self.limit() {
             // Crossing back under the limit: the socket may read from the host again.
             if let Some(provider) = self.provider.upgrade() {
                 provider.schedule(self.token);
             }
+        }
+    }
+}
+
+/// Where the bytes of an [`IndicationBuffer`] live.
+enum Storage {
+    /// A pooled block, charged `BUFFER_SIZE`.
+    Pooled(Block),
+    /// An allocation of exactly the bytes held (a small datagram), charged its size plus
+    /// the bookkeeping that goes with it.
+    Exact(Box<[u8]>),
+}
+
+impl Storage {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Storage::Pooled(b) => b.bytes(),
+            Storage::Exact(b) => b,
         }
     }
 }
@@ -126,9 +157,11 @@ impl Ledger {
 /// Dropping it gives the buffer back to the provider (this is `WskRelease` for one
 /// element of a retained chain).
 pub struct IndicationBuffer {
-    block: Option<Block>,
+    block: Option<Storage>,
     start: usize,
     len: usize,
+    /// What this buffer costs the ledger.
+    charge: usize,
     ledger: Arc<Ledger>,
 }
 
@@ -154,9 +187,26 @@ impl IndicationBuffer {
     /// The whole block, for the host to read into.
     pub(crate) fn spare(&mut self) -> &mut [u8] {
         match &mut self.block {
-            Some(b) => b.bytes_mut(),
+            Some(Storage::Pooled(b)) => b.bytes_mut(),
+            Some(Storage::Exact(b)) => b,
             None => &mut [],
         }
+    }
+
+    /// Moves the bytes held into an allocation of their own size when that is at most
+    /// `max`, so a small datagram does not keep (and is not charged) a whole pooled
+    /// block; it is charged its length plus `overhead` instead.
+    pub(crate) fn compact(self, max: usize, overhead: usize) -> IndicationBuffer {
+        if self.len > max || !matches!(self.block, Some(Storage::Pooled(_))) {
+            return self;
+        }
+        let bytes: Box<[u8]> = self.data().into();
+        let ledger = Arc::clone(&self.ledger);
+        // The block goes back first, so the ledger never counts both.
+        drop(self);
+        let len = bytes.len();
+        ledger.charge(len + overhead);
+        IndicationBuffer { block: Some(Storage::Exact(bytes)), start: 0, len, charge: len + overhead, ledger }
     }
 
     pub(crate) fn set_filled(&mut self, n: usize) {
@@ -181,8 +231,10 @@ impl fmt::Debug for IndicationBuffer {
 impl Drop for IndicationBuffer {
     fn drop(&mut self) {
         if let Some(block) = self.block.take() {
-            return_block(block);
-            self.ledger.release();
+            if let Storage::Pooled(block) = block {
+                return_block(block);
+            }
+            self.ledger.release(self.charge);
         }
     }
 }

@@ -18,6 +18,7 @@
 //! | `WskControlClient(WSK_TRANSPORT_LIST_CHANGE)` | [`ProviderNpi::transport_list_change`] |
 //! | client dispatch tables | the [`ListenEvents`] and [`ConnectionEvents`] traits |
 //! | `WSK_DATA_INDICATION` chain, `STATUS_PENDING` + `WskRelease` | [`DataIndication`], [`RetainedIndication`] (drop = release) |
+//! | datagram sockets: `WskSocket(WSK_FLAG_DATAGRAM_SOCKET)`, `WskSendTo`, `WskReceiveFrom`, `WskSendMessages`, `WskReceiveFromEvent` (`WSK_DATAGRAM_INDICATION`, `CMSGHDR`) | [`ProviderNpi::datagram_socket`], [`DatagramSocket`], [`DatagramEvents`], [`DatagramIndication`] / [`RetainedDatagrams`], [`ControlMessage`] |
 //!
 //! The runtime follows the kernel's rules: callbacks of one socket never overlap and run
 //! on a provider thread with no provider lock held (a callback may start any
@@ -62,6 +63,7 @@
 
 mod buffer;
 mod callbacks;
+mod datagram_indication;
 mod indication;
 mod op;
 mod provider;
@@ -72,6 +74,8 @@ mod socket;
 
 pub use buffer::{ReceiveBuffer, SendBuffer};
 pub use callbacks::{AcceptOutcome, Accepted, ConnectionEvents, EventFlags, ListenEvents, ReceiveOutcome};
+pub use callbacks::{DatagramEvents, ReceiveFromOutcome};
+pub use datagram_indication::{DatagramIndication, IndicatedDatagram, RetainedDatagrams};
 pub use indication::{DataIndication, IndicationBuffer, RetainedIndication, BUFFER_SIZE};
 pub use op::{in_client_code, Canceller, Op, Result};
 pub use provider::Provider;
@@ -80,6 +84,8 @@ pub use resolve::{AddrHints, AddrInfo, NameInfo, NameInfoFlags, MAX_RESOLVER_THR
 pub use socket::{
     BasicSocket, ConnectionSocket, ConnectionStats, ListenSocket, SocketControl, DEFAULT_RECEIVE_BACKLOG,
 };
+pub use socket::{DatagramSocket, DatagramStats, ReceiveFromInfo, ReceivedDatagram};
+pub use wsk_core::cmsg::{self, ControlMessage};
 pub use wsk_core::option::{Membership, OptName, SockOpt};
 pub use wsk_core::status::NtStatus;
 pub use wsk_core::{addr, backend, option, status};
@@ -97,6 +103,7 @@ pub mod resolution {
 
 /// Per-call flags (`WSK_FLAG_*`).
 pub mod flags {
+    pub use wsk_core::cmsg::msg::{MSG_BCAST, MSG_CTRUNC, MSG_MCAST, MSG_TRUNC};
     pub use wsk_core::consts::disconnect::WSK_FLAG_ABORTIVE;
     pub use wsk_core::consts::event_flags::{
         WSK_FLAG_AT_DISPATCH_LEVEL, WSK_FLAG_ENTIRE_MESSAGE, WSK_FLAG_RELEASE_ASAP,

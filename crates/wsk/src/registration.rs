@@ -13,9 +13,11 @@ use std::time::{Duration, Instant};
 use wsk_core::consts::{events, WSK_INFINITE_WAIT, WSK_NO_WAIT, WSK_PROVIDER_VERSION};
 use wsk_core::status::NtStatus;
 
+use crate::callbacks::DatagramEvents;
 use crate::callbacks::{ConnectionEvents, ListenEvents};
 use crate::op::{Op, Result};
 use crate::provider::{lock, Provider};
+use crate::socket::DatagramSocket;
 use crate::socket::{BasicSocket, ConnectionSocket, ListenSocket};
 
 #[derive(Default)]
@@ -291,6 +293,20 @@ impl ProviderNpi {
     /// `family_of`, over UDP when `datagram` (`SOCK_DGRAM`), else TCP (`SOCK_STREAM`).
     pub fn basic_socket(&self, family_of: SocketAddr, datagram: bool) -> Op<BasicSocket> {
         Op::ready(BasicSocket::create(&self.reg, family_of, datagram))
+    }
+
+    /// `WskSocket` for a datagram socket (`WSK_FLAG_DATAGRAM_SOCKET`, UDP) of the family of
+    /// `family_of`. Its callbacks are `events` (`WSK_CLIENT_DATAGRAM_DISPATCH`).
+    /// An IPv6 socket is IPv6-only, as on Windows.
+    ///
+    /// Fails with `STATUS_DEVICE_NOT_READY` once the registration is deregistering,
+    /// `STATUS_NOT_SUPPORTED` on a backend without datagrams, the host's refusal.
+    pub fn datagram_socket(
+        &self,
+        family_of: SocketAddr,
+        events: Option<Arc<dyn DatagramEvents>>,
+    ) -> Op<DatagramSocket> {
+        Op::ready(DatagramSocket::create(&self.reg, family_of, events))
     }
 
     /// `WskSocket` for a connection-oriented socket (`WSK_FLAG_CONNECTION_SOCKET`, TCP).

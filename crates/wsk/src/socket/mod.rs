@@ -13,6 +13,7 @@ mod address_list;
 mod basic;
 mod connection;
 pub(crate) mod control;
+mod datagram;
 mod listen;
 mod options;
 
@@ -35,6 +36,8 @@ pub(crate) use basic::BasicState;
 pub(crate) use connection::ConnState;
 pub use connection::{ConnectionSocket, ConnectionStats};
 pub use control::SocketControl;
+pub(crate) use datagram::DgramState;
+pub use datagram::{DatagramSocket, DatagramStats, ReceiveFromInfo, ReceivedDatagram};
 pub use listen::ListenSocket;
 pub(crate) use listen::ListenState;
 
@@ -131,6 +134,7 @@ pub(crate) enum Kind {
     Basic(BasicState),
     Listen(ListenState),
     Connection(ConnState),
+    Datagram(DgramState),
 }
 
 impl Kind {
@@ -201,6 +205,7 @@ impl SocketShared {
             Kind::Basic(_) => false,
             Kind::Listen(l) => l.drive(self, common, on_reactor),
             Kind::Connection(c) => c.drive(self, common, on_reactor),
+            Kind::Datagram(d) => d.drive(self, common, on_reactor),
         };
         if wants_reactor && !on_reactor {
             self.provider.schedule(self.token);
@@ -213,6 +218,7 @@ impl SocketShared {
             Kind::Basic(_) => {}
             Kind::Listen(l) => l.readiness(readiness),
             Kind::Connection(c) => c.readiness(readiness),
+            Kind::Datagram(d) => d.readiness(readiness),
         }
         self.run(st);
     }
@@ -224,6 +230,7 @@ impl SocketShared {
             Kind::Basic(_) => {}
             Kind::Connection(c) => c.on_timer(self, common),
             Kind::Listen(l) => l.on_timer(),
+            Kind::Datagram(_) => {}
         }
         self.run(st);
     }
@@ -281,6 +288,7 @@ impl SocketShared {
                 Kind::Basic(_) => false,
                 Kind::Listen(l) => l.cancel(common, id),
                 Kind::Connection(c) => c.cancel(common, id),
+                Kind::Datagram(d) => d.cancel(common, id),
             }
         };
         self.run(st);
@@ -304,6 +312,7 @@ impl SocketShared {
             Kind::Basic(_) => false,
             Kind::Listen(l) => l.is_bound(),
             Kind::Connection(c) => c.is_connected(),
+            Kind::Datagram(d) => d.is_bound(),
         };
         match request {
             EventRequest::Enable(mask) => {
@@ -314,6 +323,9 @@ impl SocketShared {
                 if result.is_ok() {
                     if let Kind::Connection(c) = &mut st.kind {
                         c.events_enabled(mask);
+                    }
+                    if let Kind::Datagram(d) = &mut st.kind {
+                        d.events_enabled(mask);
                     }
                 }
                 finish_sync(self, st, done, result)
@@ -367,6 +379,7 @@ impl SocketShared {
             Kind::Basic(_) => {}
             Kind::Listen(l) => l.close(common),
             Kind::Connection(c) => c.close(common),
+            Kind::Datagram(d) => d.close(common),
         }
         let reg = Arc::clone(&self.reg);
         let provider = Arc::clone(&self.provider);

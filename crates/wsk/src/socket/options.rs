@@ -30,6 +30,7 @@ impl Kind {
             Kind::Basic(b) => b.option_context(),
             Kind::Listen(l) => l.option_context(),
             Kind::Connection(c) => c.option_context(),
+            Kind::Datagram(d) => d.option_context(),
         }
     }
 }
@@ -77,6 +78,7 @@ impl SocketShared {
             Kind::Basic(b) => b.set_option(option),
             Kind::Listen(l) => l.set_option(option),
             Kind::Connection(c) => c.set_option(option),
+            Kind::Datagram(d) => d.set_option(option),
         }?;
         if let SockOpt::ReuseAddress(on) = option {
             common.reuse_address = on;
@@ -98,6 +100,7 @@ impl SocketShared {
                 Kind::Basic(b) => b.get_option(name),
                 Kind::Listen(l) => l.get_option(name),
                 Kind::Connection(c) => c.get_option(name),
+                Kind::Datagram(d) => d.get_option(name),
             },
         }
     }
