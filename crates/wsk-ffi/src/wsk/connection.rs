@@ -3,7 +3,7 @@
 
 use crate::abi::{CMSGHDR, IRP, NTSTATUS, SOCKADDR, WSK_BUF, WSK_DATA_INDICATION, WSK_SOCKET};
 use crate::guard::guard_status;
-use crate::status::{STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED};
+use crate::status::{STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED, STATUS_SUCCESS};
 use crate::wsk::buffers::{address_arg, write_sockaddr, Regions};
 use crate::wsk::handle::{self, Category, Socket};
 use crate::wsk::irp::Inline;
@@ -217,10 +217,24 @@ pub unsafe extern "C" fn send_ex(
     Irp: *mut IRP,
 ) -> NTSTATUS {
     if ControlInfoLength != 0 || !ControlInfo.is_null() {
-        // A length without a buffer is malformed; real control data is not offered yet.
-        let status = if ControlInfo.is_null() { STATUS_INVALID_PARAMETER } else { STATUS_NOT_SUPPORTED };
-        // SAFETY: the caller passes WskSendEx's arguments, checked before use.
-        return guard_status("WskSendEx", || unsafe { with_connection(Irp, Socket, |irp, _| irp.fail(status)) });
+        // TCP on Linux carries no per-send control information (the host ignores IP-level
+        // messages on stream sockets): a well-formed message is not supported, a malformed
+        // buffer (or a length without one) is invalid, an empty one is no message at all.
+        let status = if ControlInfo.is_null() {
+            STATUS_INVALID_PARAMETER
+        } else {
+            // SAFETY: the client vouches for ControlInfoLength readable bytes at ControlInfo.
+            let bytes = unsafe { std::slice::from_raw_parts(ControlInfo as *const u8, ControlInfoLength as usize) };
+            match wsk_core::cmsg::parse(bytes) {
+                Ok(messages) if messages.is_empty() => STATUS_SUCCESS,
+                Ok(_) => STATUS_NOT_SUPPORTED,
+                Err(e) => e.0,
+            }
+        };
+        if status != STATUS_SUCCESS {
+            // SAFETY: the caller passes WskSendEx's arguments, checked before use.
+            return guard_status("WskSendEx", || unsafe { with_connection(Irp, Socket, |irp, _| irp.fail(status)) });
+        }
     }
     // SAFETY: the same arguments, WskSend's contract.
     unsafe { send(Socket, Buffer, Flags, Irp) }
