@@ -50,6 +50,22 @@ pub trait Backend: Send + Sync + 'static {
     fn tcp_listen(&self, addr: SocketAddr, options: &ListenOptions) -> io::Result<Box<dyn TcpListener>>;
     /// Creates an unbound TCP socket of the family of `family_of`.
     fn tcp_socket(&self, family_of: &SocketAddr) -> io::Result<Box<dyn TcpStream>>;
+    /// Creates a TCP socket of `addr`'s family with `options` (`IPV6_V6ONLY`,
+    /// `SO_REUSEADDR`; not the backlog) and binds it to `addr`: a stream socket's
+    /// `WskBind`, which learns at once that an address is in use. The socket then either
+    /// listens ([`TcpStream::listen`]) or connects.
+    ///
+    /// The default creates the socket with [`Backend::tcp_socket`] and binds it, which
+    /// honours only the default options (IPv6-only, no address reuse); other options are
+    /// `Unsupported` there.
+    fn tcp_bind(&self, addr: SocketAddr, options: &ListenOptions) -> io::Result<Box<dyn TcpStream>> {
+        if options.reuse_address || (addr.is_ipv6() && !options.v6_only) {
+            return Err(io::ErrorKind::Unsupported.into());
+        }
+        let socket = self.tcp_socket(&addr)?;
+        socket.bind(addr)?;
+        Ok(socket)
+    }
     /// Waits for readiness of registered sockets (or a wake-up) for at most `timeout`,
     /// appending what it saw to `events`. Called by one thread only.
     fn poll(&self, events: &mut Vec<(Token, Readiness)>, timeout: Option<Duration>) -> io::Result<()>;
@@ -88,7 +104,8 @@ pub trait TcpStream: Send + Sync {
     fn bind(&self, addr: SocketAddr) -> io::Result<()>;
     /// Starts a non-blocking connect; `Ok` or `WouldBlock` (in progress: wait for writable, then `take_error`).
     fn connect(&self, addr: SocketAddr) -> io::Result<()>;
-    /// Starts readiness reports under `token`.
+    /// Starts readiness reports under `token`; a socket already registered moves to `token`
+    /// (a connection held under its listener's token until it is delivered).
     fn register(&self, token: Token) -> io::Result<()>;
     /// Reads what is there.
     fn read(&self, buf: &mut [u8]) -> io::Result<usize>;
@@ -110,4 +127,11 @@ pub trait TcpStream: Send + Sync {
     fn info(&self) -> io::Result<TcpInfo>;
     /// The host file descriptor, for diagnostics.
     fn raw_fd(&self) -> i32;
+    /// Starts listening on this bound socket with an accept queue of `backlog` (a stream
+    /// socket's `WskListen`); the returned listener is the socket from now on. On failure
+    /// this socket is unchanged. The default is `Unsupported`.
+    fn listen(&self, backlog: u32) -> io::Result<Box<dyn TcpListener>> {
+        let _ = backlog;
+        Err(io::ErrorKind::Unsupported.into())
+    }
 }
