@@ -11,6 +11,8 @@
 //! | `WskRegister` / `WskDeregister` | [`Registration::new`] / [`Registration::deregister`] |
 //! | `WskCaptureProviderNPI` / `WskReleaseProviderNPI` | [`Registration::capture`] / dropping the [`ProviderNpi`] |
 //! | `WskSocket` (listen / connection), `WskSocketConnect` | [`ProviderNpi::listen_socket`], [`ProviderNpi::connection_socket`], [`ProviderNpi::socket_connect`] |
+//! | `WskSocket` (stream) | [`ProviderNpi::stream_socket`]: a [`StreamSocket`], committed by `listen` or `connect` |
+//! | conditional accept (`WskInspectEvent`, `WskAbortEvent`, `WskInspectComplete`) | [`ListenSocket::set_conditional_accept`], [`ListenEvents::on_inspect`], [`ListenSocket::inspect_complete`] |
 //! | provider dispatch tables | methods of [`ListenSocket`] and [`ConnectionSocket`] |
 //! | an IRP and its completion routine | an [`Op`] future, or a `*_then` completion closure |
 //! | `IoCancelIrp` | [`Op::cancel`] |
@@ -73,6 +75,7 @@ pub use op::{in_client_code, Canceller, Op, Result};
 pub use provider::Provider;
 pub use registration::{ProviderCharacteristics, ProviderNpi, Registration, Wait};
 pub use socket::{ConnectionSocket, ConnectionStats, ListenSocket, DEFAULT_RECEIVE_BACKLOG};
+pub use socket::{InspectAction, InspectId, InspectRequest, StreamRole, StreamSocket};
 pub use wsk_core::status::NtStatus;
 pub use wsk_core::{addr, backend, status};
 

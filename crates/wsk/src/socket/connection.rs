@@ -118,6 +118,8 @@ pub(crate) struct ConnState {
     nodelay: bool,
     /// `TCP_NODELAY` as the host has it now (differs while NODELAY sends are written).
     nodelay_now: bool,
+    /// The id it was inspected under, when accepted on a conditional-accept listener.
+    pub(crate) inspect_id: Option<super::InspectId>,
 }
 
 impl ConnState {
@@ -152,7 +154,22 @@ impl ConnState {
             last_backlog: 0,
             nodelay: false,
             nodelay_now: false,
+            inspect_id: None,
         }
+    }
+
+    /// The state of a stream socket committed to connecting by `WskConnect`: bound
+    /// already (`io`, at `local`), not yet connected.
+    pub(crate) fn from_stream(
+        family_of: SocketAddr,
+        io: Box<dyn TcpStream>,
+        local: Option<SocketAddr>,
+        handler: Option<Arc<dyn ConnectionEvents>>,
+    ) -> Self {
+        let mut state = ConnState::new(family_of, Some(io), handler);
+        state.phase = Phase::Bound;
+        state.local = local;
+        state
     }
 
     pub(crate) fn is_connected(&self) -> bool {
@@ -821,6 +838,13 @@ impl ConnectionSocket {
         Ok(ConnectionSocket { h: Handle::new(shared) })
     }
 
+    /// Records the inspect id of a socket accepted on a conditional-accept listener.
+    pub(crate) fn set_inspect_id(&self, id: super::InspectId) {
+        if let Kind::Connection(c) = &mut self.h.shared.lock().kind {
+            c.inspect_id = Some(id);
+        }
+    }
+
     /// Installs the callbacks returned by `WskAcceptEvent` (`AcceptSocketDispatch`).
     pub(crate) fn set_handler(shared: &Arc<SocketShared>, handler: Option<Arc<dyn ConnectionEvents>>) {
         let mut st = shared.lock();
@@ -839,7 +863,7 @@ impl ConnectionSocket {
         }
         match kind {
             Kind::Connection(c) => f(common, c),
-            Kind::Listen(_) => Err(NtStatus::INVALID_DEVICE_REQUEST),
+            Kind::Listen(_) | Kind::Stream(_) => Err(NtStatus::INVALID_DEVICE_REQUEST),
         }
     }
 
@@ -861,7 +885,7 @@ impl ConnectionSocket {
                     let id = common.next_id();
                     start(common, c, id, done).map(|()| id)
                 }
-                Kind::Listen(_) => Err((NtStatus::INVALID_DEVICE_REQUEST, done)),
+                Kind::Listen(_) | Kind::Stream(_) => Err((NtStatus::INVALID_DEVICE_REQUEST, done)),
             }
         };
         match outcome {
@@ -1095,7 +1119,7 @@ impl ConnectionSocket {
                         return Some(id);
                     }
                 }
-                Kind::Listen(_) => NtStatus::INVALID_DEVICE_REQUEST,
+                Kind::Listen(_) | Kind::Stream(_) => NtStatus::INVALID_DEVICE_REQUEST,
             }
         };
         st.common.completion(move || done(Err(status), buf));

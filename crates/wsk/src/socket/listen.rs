@@ -1,6 +1,9 @@
 //! Listening sockets (`WSK_PROVIDER_LISTEN_DISPATCH`): bind starts listening;
 //! connections are taken by pending `WskAccept` operations first (FIFO), else offered
-//! to `WskAcceptEvent`; with neither, they wait in the host's backlog.
+//! to `WskAcceptEvent`; with neither, they wait in the host's backlog. With conditional
+//! accept (`SO_CONDITIONAL_ACCEPT`, [`conditional`]) they are inspected first.
+
+mod conditional;
 
 use std::io;
 use std::net::SocketAddr;
@@ -11,6 +14,8 @@ use wsk_core::backend::{ListenOptions, Readiness, TcpListener};
 use wsk_core::consts::events::WSK_EVENT_ACCEPT;
 use wsk_core::event::{Category, EventState};
 use wsk_core::status::NtStatus;
+
+pub use conditional::{InspectAction, InspectId, InspectRequest};
 
 use super::{Common, ConnectionSocket, Handle, Kind, SocketShared};
 use crate::callbacks::{AcceptOutcome, Accepted, ConnectionEvents, ListenEvents};
@@ -39,6 +44,8 @@ pub(crate) struct ListenState {
     death_indicated: bool,
     /// An accept failed for want of resources: retry on a timer.
     retry_later: bool,
+    /// Conditional accept and the connections it holds.
+    conditional: conditional::Conditional,
 }
 
 impl ListenState {
@@ -49,6 +56,10 @@ impl ListenState {
     pub(crate) fn readiness(&mut self, r: Readiness) {
         if r.readable || r.error || r.read_closed {
             self.readable = true;
+        }
+        if r.error || r.read_closed {
+            // (Conditional accept: a held connection, registered under this token, changed.)
+            self.conditional.check_held = true;
         }
     }
 
@@ -71,10 +82,11 @@ impl ListenState {
         if self.io.is_none() {
             return false;
         }
-        while !self.accepts.is_empty() && self.readable && self.dead.is_none() {
-            let accepted = self.io.as_ref().expect("bound").accept();
+        let intake_wants_reactor = self.conditional.enabled && self.intake(shared, common, on_reactor);
+        while !self.accepts.is_empty() && self.waiting() && self.dead.is_none() {
+            let accepted = self.next_connection();
             match accepted {
-                Ok((stream, remote)) => {
+                Ok((stream, remote, inspect_id)) => {
                     let pending = self.accepts.pop_front().expect("non-empty");
                     let local = stream.local_addr().unwrap_or(self.local.unwrap_or(self.family_of));
                     let statics = shared.reg.static_events();
@@ -82,6 +94,9 @@ impl ListenState {
                     let result =
                         ConnectionSocket::from_accepted(&shared.reg, stream, local, remote, events, pending.events)
                             .map(|socket| Accepted { socket, local, remote });
+                    if let (Ok(a), Some(id)) = (&result, inspect_id) {
+                        a.socket.set_inspect_id(id);
+                    }
                     common.complete(pending.done, result);
                 }
                 Err(e) => self.accept_failed(&e),
@@ -93,12 +108,12 @@ impl ListenState {
             }
         }
         let Some(handler) = self.handler.clone() else {
-            return false;
+            return intake_wants_reactor;
         };
         if !self.accepts.is_empty() || !common.events.is_enabled(WSK_EVENT_ACCEPT) || common.event_in_flight() {
-            return false;
+            return intake_wants_reactor;
         }
-        let (stream, remote) = loop {
+        let (stream, remote, inspect_id) = loop {
             if self.dead.is_some() {
                 if self.death_indicated {
                     return false;
@@ -113,13 +128,13 @@ impl ListenState {
                 });
                 return false;
             }
-            if !self.readable {
-                return false;
+            if !self.waiting() {
+                return intake_wants_reactor;
             }
             if !on_reactor {
                 return true;
             }
-            let accepted = self.io.as_ref().expect("bound").accept();
+            let accepted = self.next_connection();
             match accepted {
                 Ok(c) => break c,
                 // WouldBlock, a transient failure (try the next connection), or death.
@@ -132,6 +147,9 @@ impl ListenState {
             Ok(s) => s,
             Err(_) => return false, // registration going away: the connection is dropped (reset)
         };
+        if let Some(id) = inspect_id {
+            socket.set_inspect_id(id);
+        }
         common.event(WSK_EVENT_ACCEPT, move || {
             let new_socket = Arc::clone(&socket.h.shared);
             let handle = Arc::clone(&socket.h);
@@ -179,10 +197,36 @@ impl ListenState {
         }
     }
 
+    /// The state of a stream socket committed to listening by `WskListen`: bound and
+    /// listening already (`io`), with the options and callbacks it had before.
+    pub(crate) fn from_stream(
+        family_of: SocketAddr,
+        options: ListenOptions,
+        io: Box<dyn TcpListener>,
+        handler: Option<Arc<dyn ListenEvents>>,
+        conditional_accept: bool,
+    ) -> ListenState {
+        let local = io.local_addr().ok();
+        ListenState {
+            family_of,
+            options,
+            io: Some(io),
+            local,
+            handler,
+            accepts: OpQueue::default(),
+            readable: true,
+            dead: None,
+            death_indicated: false,
+            retry_later: false,
+            conditional: conditional::Conditional::new(conditional_accept),
+        }
+    }
+
     pub(crate) fn close(&mut self, common: &mut Common) {
         while let Some(p) = self.accepts.pop_front() {
             common.complete(p.done, Err(NtStatus::CANCELLED));
         }
+        self.conditional.reset_all();
         self.io = None;
         self.handler = None;
     }
@@ -215,7 +259,7 @@ mod libc_errno {
 /// ```
 #[derive(Clone)]
 pub struct ListenSocket {
-    h: Arc<Handle>,
+    pub(crate) h: Arc<Handle>,
 }
 
 impl std::fmt::Debug for ListenSocket {
@@ -241,6 +285,7 @@ impl ListenSocket {
             dead: None,
             death_indicated: false,
             retry_later: false,
+            conditional: Default::default(),
         };
         let shared = SocketShared::open(reg, Category::Listen, None, Kind::Listen(state))?;
         Ok(ListenSocket { h: Handle::new(shared) })
@@ -254,7 +299,7 @@ impl ListenSocket {
         }
         match kind {
             Kind::Listen(l) => Ok(f(common, l)),
-            Kind::Connection(_) => Err(NtStatus::INVALID_DEVICE_REQUEST),
+            Kind::Connection(_) | Kind::Stream(_) => Err(NtStatus::INVALID_DEVICE_REQUEST),
         }
     }
 
@@ -357,7 +402,7 @@ impl ListenSocket {
                         return Some(id);
                     }
                 },
-                Kind::Connection(_) => Some(NtStatus::INVALID_DEVICE_REQUEST),
+                Kind::Connection(_) | Kind::Stream(_) => Some(NtStatus::INVALID_DEVICE_REQUEST),
             }
         };
         drop(st);

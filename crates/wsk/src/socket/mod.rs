@@ -11,6 +11,7 @@
 
 mod connection;
 mod listen;
+mod stream;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -29,6 +30,9 @@ pub(crate) use connection::ConnState;
 pub use connection::{ConnectionSocket, ConnectionStats};
 pub use listen::ListenSocket;
 pub(crate) use listen::ListenState;
+pub use listen::{InspectAction, InspectId, InspectRequest};
+pub(crate) use stream::StreamState;
+pub use stream::{StreamRole, StreamSocket};
 
 /// Default receive backlog limit of a connection: receive memory the provider holds
 /// for one socket (unconsumed plus retained) before it stops reading the host socket.
@@ -113,6 +117,9 @@ impl Common {
 pub(crate) enum Kind {
     Listen(ListenState),
     Connection(ConnState),
+    /// A stream socket not yet committed: replaced in place by `Listen` (`WskListen`) or
+    /// `Connection` (`WskConnect`), same token, same registration count.
+    Stream(StreamState),
 }
 
 pub(crate) struct SocketState {
@@ -173,6 +180,7 @@ impl SocketShared {
         let wants_reactor = match kind {
             Kind::Listen(l) => l.drive(self, common, on_reactor),
             Kind::Connection(c) => c.drive(self, common, on_reactor),
+            Kind::Stream(_) => false,
         };
         if wants_reactor && !on_reactor {
             self.provider.schedule(self.token);
@@ -184,6 +192,7 @@ impl SocketShared {
         match &mut st.kind {
             Kind::Listen(l) => l.readiness(readiness),
             Kind::Connection(c) => c.readiness(readiness),
+            Kind::Stream(_) => {}
         }
         self.run(st);
     }
@@ -194,6 +203,7 @@ impl SocketShared {
         match kind {
             Kind::Connection(c) => c.on_timer(self, common),
             Kind::Listen(l) => l.on_timer(),
+            Kind::Stream(_) => {}
         }
         self.run(st);
     }
@@ -246,6 +256,7 @@ impl SocketShared {
         let found = match kind {
             Kind::Listen(l) => l.cancel(common, id),
             Kind::Connection(c) => c.cancel(common, id),
+            Kind::Stream(_) => false,
         };
         self.run(st);
         found
@@ -267,6 +278,8 @@ impl SocketShared {
         let ready = match &st.kind {
             Kind::Listen(l) => l.is_bound(),
             Kind::Connection(c) => c.is_connected(),
+            // Events of a stream socket: once committed (then bound and listening, or connected).
+            Kind::Stream(_) => false,
         };
         match request {
             EventRequest::Enable(mask) => {
@@ -326,6 +339,7 @@ impl SocketShared {
         match kind {
             Kind::Listen(l) => l.close(common),
             Kind::Connection(c) => c.close(common),
+            Kind::Stream(s) => s.close(),
         }
         let reg = Arc::clone(&self.reg);
         let provider = Arc::clone(&self.provider);
