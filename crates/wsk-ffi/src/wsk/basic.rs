@@ -56,6 +56,7 @@ pub unsafe extern "C" fn close_socket(Socket: *mut WSK_SOCKET, Irp: *mut IRP) ->
             let op = match &sock.socket {
                 Socket::Listen(l) => l.close(),
                 Socket::Connection(c) => c.close(),
+                Socket::Stream(s) => s.close(),
             };
             op.then(move |r| {
                 sock.end();
@@ -67,8 +68,9 @@ pub unsafe extern "C" fn close_socket(Socket: *mut WSK_SOCKET, Irp: *mut IRP) ->
     })
 }
 
-/// `WskBind` of a listening socket (binds and starts listening) or a connection-oriented
-/// one (required before `WskConnect`).
+/// `WskBind` of a listening socket (binds and starts listening), a connection-oriented
+/// one (required before `WskConnect`) or a stream socket (required before `WskListen`
+/// and `WskConnect`).
 pub unsafe extern "C" fn bind(
     Socket: *mut WSK_SOCKET,
     LocalAddress: *mut SOCKADDR,
@@ -92,6 +94,7 @@ pub unsafe extern "C" fn bind(
             let op = match &sock.socket {
                 Socket::Listen(l) => l.bind(addr),
                 Socket::Connection(c) => c.bind(addr),
+                Socket::Stream(s) => s.bind(addr),
             };
             op.then(move |r| done.finish(status_of(&r), 0));
             call.returned(None)
@@ -119,6 +122,7 @@ pub unsafe extern "C" fn get_local_address(
             let addr = match &sock.socket {
                 Socket::Listen(l) => l.local_addr(),
                 Socket::Connection(c) => c.local_addr(),
+                Socket::Stream(s) => s.local_addr(),
             };
             match addr {
                 Ok(a) => {

@@ -11,7 +11,10 @@ use wsk_core::consts::control::*;
 use wsk_core::consts::events::WSK_EVENT_DISABLE;
 
 use crate::abi::{IRP, NTSTATUS, PVOID, SIZE_T, WSK_SOCKET};
-use crate::status::{STATUS_BUFFER_TOO_SMALL, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED, STATUS_SUCCESS};
+use crate::status::{
+    STATUS_BUFFER_TOO_SMALL, STATUS_INVALID_DEVICE_REQUEST, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED,
+    STATUS_SUCCESS,
+};
 use crate::wsk::handle::{self, Socket};
 use crate::wsk::irp::{Inline, Irp as IrpRef};
 use crate::wsk::provider::{event_control, finish};
@@ -55,6 +58,22 @@ pub unsafe fn control_socket(
         if request > WSK_IOCTL {
             return finish(irp, STATUS_INVALID_PARAMETER, 0);
         }
+        // Conditional accept: SO_CONDITIONAL_ACCEPT, SIO_WSK_QUERY_INSPECT_ID.
+        let irp = match crate::wsk::conditional::control(
+            &sock,
+            request,
+            level,
+            code,
+            in_size,
+            in_buf,
+            out_size,
+            out_buf,
+            out_returned,
+            irp,
+        ) {
+            Ok(status) => return status,
+            Err(irp) => irp,
+        };
         let ioctl = request == WSK_IOCTL;
         match (request, level, code) {
             (WSK_SET_OPTION, SOL_SOCKET, SO_WSK_EVENT_CALLBACK) => {
@@ -68,11 +87,13 @@ pub unsafe fn control_socket(
                         return match &sock.socket {
                             Socket::Listen(l) => l.disable_event_nowait(bit).0,
                             Socket::Connection(c) => c.disable_event_nowait(bit).0,
+                            Socket::Stream(s) => s.disable_event_nowait(bit).0,
                         };
                     };
                     let op = match &sock.socket {
                         Socket::Listen(l) => l.disable_event(bit),
                         Socket::Connection(c) => c.disable_event(bit),
+                        Socket::Stream(s) => s.disable_event(bit),
                     };
                     let inline = Inline::new();
                     let (call, done) = irp.begin(&inline);
@@ -84,6 +105,7 @@ pub unsafe fn control_socket(
                     let checked = match &sock.socket {
                         Socket::Listen(_) => mask & wsk_core::consts::events::WSK_EVENT_ACCEPT,
                         Socket::Connection(_) => mask,
+                        Socket::Stream(s) => crate::wsk::stream::checked_events(s, mask),
                     };
                     let missing = sock.missing_events.load(std::sync::atomic::Ordering::Relaxed);
                     if missing != crate::wsk::handle::CALLBACKS_PENDING && checked & missing != 0 {
@@ -93,13 +115,18 @@ pub unsafe fn control_socket(
                     let r = match &sock.socket {
                         Socket::Listen(l) => l.enable_events(mask),
                         Socket::Connection(c) => c.enable_events(mask),
+                        Socket::Stream(s) => s.enable_events(mask),
                     };
                     finish(irp, status_of(&r), 0)
                 }
             }
             (_, _, SIO_WSK_QUERY_IDEAL_SEND_BACKLOG | SIO_WSK_QUERY_RECEIVE_BACKLOG) if ioctl => {
                 let Some(irp) = irp else { return STATUS_INVALID_PARAMETER };
-                let Socket::Connection(c) = &sock.socket else { return irp.fail(STATUS_NOT_SUPPORTED) };
+                let c = match crate::wsk::stream::as_connection(&sock.socket) {
+                    Ok(c) => c,
+                    Err(STATUS_INVALID_DEVICE_REQUEST) => return irp.fail(STATUS_NOT_SUPPORTED),
+                    Err(e) => return irp.fail(e),
+                };
                 if out_buf.is_null() || out_size < std::mem::size_of::<SIZE_T>() {
                     return irp.fail(STATUS_BUFFER_TOO_SMALL);
                 }
@@ -125,6 +152,8 @@ pub unsafe fn control_socket(
                     (Socket::Listen(l), IPV6_V6ONLY) => l.set_v6_only(value),
                     (Socket::Listen(l), _) => l.set_reuse_address(value),
                     (Socket::Connection(_), _) => Err(wsk_api::NtStatus(STATUS_NOT_SUPPORTED)),
+                    (Socket::Stream(s), IPV6_V6ONLY) => s.set_v6_only(value),
+                    (Socket::Stream(s), _) => s.set_reuse_address(value),
                 };
                 finish(irp, status_of(&r), 0)
             }
@@ -136,6 +165,7 @@ pub unsafe fn control_socket(
                 let r = match &sock.socket {
                     Socket::Connection(c) => c.set_nodelay(value),
                     Socket::Listen(_) => Err(wsk_api::NtStatus(STATUS_NOT_SUPPORTED)),
+                    Socket::Stream(s) => s.set_nodelay(value),
                 };
                 finish(irp, status_of(&r), 0)
             }

@@ -15,7 +15,7 @@ use std::ffi::c_void;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use wsk_api::{ConnectionSocket, ListenSocket};
+use wsk_api::{ConnectionSocket, ListenSocket, StreamSocket};
 
 use crate::abi::{NTSTATUS, WSK_SOCKET};
 use crate::status::{STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_REQUEST, STATUS_INVALID_HANDLE};
@@ -27,12 +27,15 @@ const _: () = assert!(std::mem::offset_of!(Slot, dispatch) == std::mem::offset_o
 pub enum Category {
     Listen,
     Connection,
+    Stream,
 }
 
 /// What a live handle stands for.
 pub enum Socket {
     Listen(ListenSocket),
     Connection(ConnectionSocket),
+    /// A stream socket, whatever its role (see [`crate::wsk::stream`]).
+    Stream(StreamSocket),
 }
 
 impl Socket {
@@ -40,6 +43,7 @@ impl Socket {
         match self {
             Socket::Listen(_) => Category::Listen,
             Socket::Connection(_) => Category::Connection,
+            Socket::Stream(_) => Category::Stream,
         }
     }
 }

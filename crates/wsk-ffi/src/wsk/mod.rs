@@ -4,6 +4,8 @@
 //! - [`registration`]: WskRegister … WskDeregister, `PWSK_CLIENT`.
 //! - [`provider`]: `WSK_PROVIDER_DISPATCH` (WskSocket, WskSocketConnect, WskControlClient…).
 //! - [`basic`], [`listen`], [`connection`], [`datagram`]: the socket dispatch tables.
+//! - [`stream`]: stream sockets (WskListen, and the role the shared functions act on).
+//! - [`conditional`]: conditional accept (SO_CONDITIONAL_ACCEPT, WskInspectComplete…).
 //! - [`control`]: WskControlSocket's options and IOCTLs.
 //! - [`handle`]: `PWSK_SOCKET` handles, validated on every call.
 //! - [`irp`]: completing the client's IRP exactly once, inline or pending; cancellation.
@@ -14,6 +16,7 @@
 
 pub mod basic;
 pub mod buffers;
+pub mod conditional;
 pub mod connection;
 pub mod control;
 pub mod datagram;
@@ -23,6 +26,7 @@ pub mod irp;
 pub mod listen;
 pub mod provider;
 pub mod registration;
+pub mod stream;
 pub mod tables;
 
 use wsk_api::NtStatus;

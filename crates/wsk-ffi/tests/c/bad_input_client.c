@@ -254,7 +254,8 @@ static VOID BiSocketCombinations(VOID)
             for (P = 0; P < ARRAYSIZE(Protocols); P++) {
                 for (G = 0; G < ARRAYSIZE(Flags); G++) {
                     ULONG Flag = Flags[G];
-                    BOOLEAN Category = Flag == WSK_FLAG_LISTEN_SOCKET || Flag == WSK_FLAG_CONNECTION_SOCKET;
+                    BOOLEAN Category = Flag == WSK_FLAG_LISTEN_SOCKET || Flag == WSK_FLAG_CONNECTION_SOCKET ||
+                                       Flag == WSK_FLAG_STREAM_SOCKET;
                     BOOLEAN Family = Families[F] == AF_INET || Families[F] == AF_INET6;
                     BOOLEAN Tcp = Types[T] == SOCK_STREAM && (Protocols[P] == 0 || Protocols[P] == IPPROTO_TCP);
                     NTSTATUS Expected;
@@ -269,7 +270,7 @@ static VOID BiSocketCombinations(VOID)
                     } else if (!Family) {
                         Expected = STATUS_NOT_SUPPORTED;
                     } else if (!Category) {
-                        Expected = STATUS_NOT_IMPLEMENTED; /* basic, datagram, stream: issue 4 */
+                        Expected = STATUS_NOT_IMPLEMENTED; /* basic, datagram: issue 4 */
                     } else if (!Tcp) {
                         Expected = STATUS_NOT_SUPPORTED;
                     } else {
