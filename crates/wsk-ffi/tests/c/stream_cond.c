@@ -9,8 +9,10 @@
  *      (WskAccept, and WskAcceptEvent of the Listen table), WskConnect and WskConnectEx (with
  *      a first buffer) to connecting (WskSend, WskReceive, WskGetRemoteAddress,
  *      WskDisconnect, WskReceiveEvent of the Connect table, each with the SocketContext
- *      given to WskSocket); the other role's functions then answer
- *      STATUS_INVALID_DEVICE_STATE; an uncommitted socket closes.
+ *      given to WskSocket; WskSendEx, WskReceiveEx); the other role's functions then
+ *      answer STATUS_INVALID_DEVICE_STATE; without a Connect table receive events cannot
+ *      be enabled; IPV6_V6ONLY and SO_REUSEADDR before bind, refused after; an
+ *      uncommitted socket closes.
  *   2. Conditional accept on a listening socket: SO_CONDITIONAL_ACCEPT needs an IRP, a
  *      listen dispatch with WskInspectEvent and WskAbortEvent, a listening socket, and
  *      comes before bind (get reads it back); WskInspectEvent for each connection, with
@@ -582,7 +584,63 @@ static void StreamSockets(USHORT Family)
            "WskListen after WskConnectEx");
     CloseSocket(ServerCtx.Accepted);
     CloseSocket(Client);
+
+    /* No Connect table: connection events cannot be enabled (they would be lost);
+       WskSendEx and WskReceiveEx through the stream table. */
+    ServerCtx.Accepts = 0;
+    Client = NewSocket(Family, WSK_FLAG_STREAM_SOCKET, NULL, NULL);
+    CHECK(Bind(Client, &Any) == STATUS_SUCCESS, "%s: bind", FamilyName);
+    Expect(St(Client)->WskConnect(Client, (PSOCKADDR)&ServerAddr, 0, Arm(&Scratch)), &Scratch, STATUS_SUCCESS,
+           "WskConnect");
+    CHECK(SetEvents(Client, WSK_EVENT_RECEIVE) == STATUS_INVALID_PARAMETER,
+          "%s: receive events without a Connect table", FamilyName);
+    WaitCount(ServerCtx.Accepts, 1, &ServerCtx.AcceptEvent, "WskAcceptEvent");
+    {
+        char Ex[] = "send-ex";
+        ULONG ControlLength = 99;
+
+        Mdl = IoAllocateMdl(Ex, sizeof(Ex) - 1, FALSE, FALSE, NULL);
+        CHECK(Mdl != NULL, "IoAllocateMdl");
+        MmBuildMdlForNonPagedPool(Mdl);
+        Buf.Mdl = Mdl;
+        Buf.Offset = 0;
+        Buf.Length = sizeof(Ex) - 1;
+        Expect(St(Client)->WskSendEx(Client, &Buf, 0, 0, NULL, Arm(&Scratch)), &Scratch, STATUS_SUCCESS,
+               "WskSendEx of a stream socket");
+        ExpectText(ServerCtx.Accepted, "send-ex");
+        CHECK(SendOn(ServerCtx.Accepted, "receive-ex", 10) == STATUS_SUCCESS, "%s: send", FamilyName);
+        Buf.Length = 7;
+        Expect(St(Client)->WskReceiveEx(Client, &Buf, WSK_FLAG_WAITALL, &ControlLength, NULL, NULL, Arm(&Scratch)),
+               &Scratch, STATUS_SUCCESS, "WskReceiveEx of a stream socket");
+        CHECK(Scratch.Information == 7 && memcmp(Ex, "receive", 7) == 0 && ControlLength == 0,
+              "%s: WskReceiveEx: %lu bytes, control length %lu", FamilyName, (unsigned long)Scratch.Information,
+              (unsigned long)ControlLength);
+        IoFreeMdl(Mdl);
+    }
+    CloseSocket(ServerCtx.Accepted);
+    CloseSocket(Client);
     CloseSocket(Server);
+
+    /* Options before bind through the stream table: IPV6_V6ONLY (AF_INET6) and
+       SO_REUSEADDR; afterwards they are refused. */
+    Other = NewSocket(Family, WSK_FLAG_STREAM_SOCKET, NULL, NULL);
+    {
+        ULONG Off = 0, On = 1;
+
+        if (Family == AF_INET6) {
+            Expect(St(Other)->WskControlSocket(Other, WskSetOption, IPV6_V6ONLY, IPPROTO_IPV6, sizeof(Off), &Off, 0,
+                                               NULL, NULL, Arm(&Scratch)),
+                   &Scratch, STATUS_SUCCESS, "IPV6_V6ONLY 0 before bind");
+        }
+        Expect(St(Other)->WskControlSocket(Other, WskSetOption, SO_REUSEADDR, SOL_SOCKET, sizeof(On), &On, 0, NULL,
+                                           NULL, Arm(&Scratch)),
+               &Scratch, STATUS_SUCCESS, "SO_REUSEADDR before bind");
+        CHECK(Bind(Other, &Any) == STATUS_SUCCESS, "%s: bind", FamilyName);
+        Expect(St(Other)->WskControlSocket(Other, WskSetOption, SO_REUSEADDR, SOL_SOCKET, sizeof(On), &On, 0, NULL,
+                                           NULL, Arm(&Scratch)),
+               &Scratch, STATUS_INVALID_DEVICE_STATE, "SO_REUSEADDR after bind");
+    }
+    CloseSocket(Other);
 
     /* Closing an uncommitted socket, bound or not. */
     Other = NewSocket(Family, WSK_FLAG_STREAM_SOCKET, NULL, NULL);
