@@ -5,9 +5,9 @@
 //! A stream handle stays [`Socket::Stream`] for its whole life; the Rust socket behind
 //! it commits in place (`WskListen`: listening, `WskConnect`/`WskConnectEx`:
 //! connecting). The shared functions take the role from it: WskAccept a stream socket
-//! committed to listening ([`as_listener`]), WskSend, WskReceive, WskDisconnect,
+//! committed to listening (`as_listener`), WskSend, WskReceive, WskDisconnect,
 //! WskGetRemoteAddress, WskRelease, WskSendEx, WskReceiveEx one committed to connecting
-//! ([`as_connection`]); WskConnect and WskConnectEx commit it ([`Connector`]). Before the
+//! (`as_connection`); WskConnect and WskConnectEx commit it (`Connector`). Before the
 //! commit, and for the other role, they answer `STATUS_INVALID_DEVICE_STATE`. WskBind,
 //! WskGetLocalAddress, WskControlSocket and WskCloseSocket are the shared functions of
 //! every table. WskInspectComplete is not in the stream table; the listen table's one
