@@ -44,6 +44,30 @@ pub struct ListenOptions {
     pub options: Vec<SockOpt>,
 }
 
+impl ListenOptions {
+    /// Keeps `option` for the bind to come (one value per option name, the last wins).
+    pub fn set(&mut self, option: SockOpt) {
+        match option {
+            SockOpt::V6Only(on) => self.v6_only = on,
+            SockOpt::ReuseAddress(on) => self.reuse_address = on,
+            other => {
+                self.options.retain(|o| o.name() != other.name() || o.name().is_none());
+                self.options.push(other);
+            }
+        }
+    }
+
+    /// The value kept for `name`, if the client set one (`IPV6_V6ONLY` and `SO_REUSEADDR`
+    /// always have one).
+    pub fn get(&self, name: OptName) -> Option<SockOpt> {
+        match name {
+            OptName::V6Only => Some(SockOpt::V6Only(self.v6_only)),
+            OptName::ReuseAddress => Some(SockOpt::ReuseAddress(self.reuse_address)),
+            _ => self.options.iter().rev().find(|o| o.name() == Some(name)).copied(),
+        }
+    }
+}
+
 impl Default for ListenOptions {
     fn default() -> Self {
         ListenOptions { v6_only: true, reuse_address: false, backlog: 1024, options: Vec::new() }
@@ -61,6 +85,22 @@ pub trait Backend: Send + Sync + 'static {
     fn udp_socket(&self, family_of: &SocketAddr) -> io::Result<Box<dyn UdpSocket>> {
         let _ = family_of;
         Err(io::ErrorKind::Unsupported.into())
+    }
+    /// Creates a TCP socket of `addr`'s family with `options` (`IPV6_V6ONLY`,
+    /// `SO_REUSEADDR`, the further options in order; not the backlog) and binds it to `addr`: a stream socket's
+    /// `WskBind`, which learns at once that an address is in use. The socket then either
+    /// listens ([`TcpStream::listen`]) or connects.
+    ///
+    /// The default creates the socket with [`Backend::tcp_socket`] and binds it, which
+    /// honours only the default options (IPv6-only, no address reuse, nothing else);
+    /// other options are `Unsupported` there.
+    fn tcp_bind(&self, addr: SocketAddr, options: &ListenOptions) -> io::Result<Box<dyn TcpStream>> {
+        if options.reuse_address || (addr.is_ipv6() && !options.v6_only) || !options.options.is_empty() {
+            return Err(io::ErrorKind::Unsupported.into());
+        }
+        let socket = self.tcp_socket(&addr)?;
+        socket.bind(addr)?;
+        Ok(socket)
     }
     /// Waits for readiness of registered sockets (or a wake-up) for at most `timeout`,
     /// appending what it saw to `events`. Called by one thread only.
@@ -159,7 +199,8 @@ pub trait TcpStream: Send + Sync {
     fn bind(&self, addr: SocketAddr) -> io::Result<()>;
     /// Starts a non-blocking connect; `Ok` or `WouldBlock` (in progress: wait for writable, then `take_error`).
     fn connect(&self, addr: SocketAddr) -> io::Result<()>;
-    /// Starts readiness reports under `token`.
+    /// Starts readiness reports under `token`; a socket already registered moves to `token`
+    /// (a connection held under its listener's token until it is delivered).
     fn register(&self, token: Token) -> io::Result<()>;
     /// Reads what is there.
     fn read(&self, buf: &mut [u8]) -> io::Result<usize>;
@@ -186,6 +227,13 @@ pub trait TcpStream: Send + Sync {
     }
     /// The host file descriptor, for diagnostics.
     fn raw_fd(&self) -> i32;
+    /// Starts listening on this bound socket with an accept queue of `backlog` (a stream
+    /// socket's `WskListen`); the returned listener is the socket from now on. On failure
+    /// this socket is unchanged. The default is `Unsupported`.
+    fn listen(&self, backlog: u32) -> io::Result<Box<dyn TcpListener>> {
+        let _ = backlog;
+        Err(io::ErrorKind::Unsupported.into())
+    }
     /// Sets a standard socket option on the host socket.
     fn set_option(&self, option: &SockOpt) -> io::Result<()> {
         let _ = option;

@@ -62,20 +62,7 @@ fn domain_of(addr: &SocketAddr) -> Domain {
 
 impl backend::Backend for HostBackend {
     fn tcp_listen(&self, addr: SocketAddr, options: &ListenOptions) -> io::Result<Box<dyn backend::TcpListener>> {
-        let socket = Socket::new(domain_of(&addr), Type::STREAM.nonblocking().cloexec(), Some(Protocol::TCP))?;
-        if addr.is_ipv6() {
-            socket.set_only_v6(options.v6_only)?;
-        }
-        if options.reuse_address {
-            socket.set_reuse_address(true)?;
-        }
-        for option in &options.options {
-            option::set(SockRef::from(&socket), option)?;
-        }
-        socket.bind(&SockAddr::from(addr))?;
-        socket.listen(options.backlog.min(i32::MAX as u32) as i32)?;
-        let listener = mio::net::TcpListener::from_std(std::net::TcpListener::from(socket));
-        Ok(Box::new(HostListener { io: listener, registry: Arc::clone(&self.registry), registered: OnceLock::new() }))
+        backend::Backend::tcp_bind(self, addr, options)?.listen(options.backlog)
     }
 
     fn tcp_socket(&self, family_of: &SocketAddr) -> io::Result<Box<dyn backend::TcpStream>> {
@@ -89,6 +76,21 @@ impl backend::Backend for HostBackend {
 
     fn udp_socket(&self, family_of: &SocketAddr) -> io::Result<Box<dyn backend::UdpSocket>> {
         Ok(Box::new(udp::HostUdp::new(family_of, Arc::clone(&self.registry))?))
+    }
+
+    fn tcp_bind(&self, addr: SocketAddr, options: &ListenOptions) -> io::Result<Box<dyn backend::TcpStream>> {
+        let socket = Socket::new(domain_of(&addr), Type::STREAM.nonblocking().cloexec(), Some(Protocol::TCP))?;
+        if addr.is_ipv6() {
+            socket.set_only_v6(options.v6_only)?;
+        }
+        if options.reuse_address {
+            socket.set_reuse_address(true)?;
+        }
+        for option in &options.options {
+            option::set(SockRef::from(&socket), option)?;
+        }
+        socket.bind(&SockAddr::from(addr))?;
+        Ok(Box::new(HostStream::new(socket, Arc::clone(&self.registry))))
     }
 
     fn poll(&self, out: &mut Vec<(Token, Readiness)>, timeout: Option<Duration>) -> io::Result<()> {
@@ -233,7 +235,13 @@ impl backend::TcpStream for HostStream {
 
     fn register(&self, token: Token) -> io::Result<()> {
         let mut source = mio::unix::SourceFd(&self.socket.as_raw_fd());
-        self.registry.register(&mut source, mio::Token(token), Interest::READABLE | Interest::WRITABLE)?;
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        if self.registered.get().is_some() {
+            // Moving to another token (EPOLL_CTL_MOD) re-arms it: a socket already ready
+            // reports so at once under its new token.
+            return self.registry.reregister(&mut source, mio::Token(token), interest);
+        }
+        self.registry.register(&mut source, mio::Token(token), interest)?;
         let _ = self.registered.set(());
         Ok(())
     }
@@ -315,6 +323,16 @@ impl backend::TcpStream for HostStream {
 
     fn get_option(&self, name: OptName) -> io::Result<SockOpt> {
         option::get(SockRef::from(&self.socket), name)
+    }
+
+    fn listen(&self, backlog: u32) -> io::Result<Box<dyn backend::TcpListener>> {
+        // The listener gets its own descriptor of the same socket, so this stream (dropped
+        // by the caller once listening) closing its descriptor leaves the socket open
+        // (`F_DUPFD_CLOEXEC`: close-on-exec like every descriptor here).
+        let socket = self.socket.try_clone()?;
+        socket.listen(backlog.min(i32::MAX as u32) as i32)?;
+        let listener = mio::net::TcpListener::from_std(std::net::TcpListener::from(socket));
+        Ok(Box::new(HostListener { io: listener, registry: Arc::clone(&self.registry), registered: OnceLock::new() }))
     }
 }
 

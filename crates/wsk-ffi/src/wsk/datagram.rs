@@ -1,8 +1,8 @@
-//! `WSK_PROVIDER_DATAGRAM_DISPATCH`, and the stream-only slots (WskBind of a stream
-//! socket, WskListen).
+//! `WSK_PROVIDER_DATAGRAM_DISPATCH`. (The stream-only slot, WskListen, is in
+//! [`crate::wsk::stream`].)
 //!
-//! Datagram and stream sockets arrive with the next provider issue: WskSocket refuses
-//! those categories with `STATUS_NOT_IMPLEMENTED`, so no handle can name one yet. These
+//! Datagram sockets arrive with the next provider issue: WskSocket refuses that category
+//! with `STATUS_NOT_IMPLEMENTED`, so no handle can name one yet. These
 //! entries are still real: every slot of every table is filled, checks its arguments like
 //! the others, and answers a handle of another category with
 //! `STATUS_INVALID_DEVICE_REQUEST`.
@@ -14,7 +14,7 @@ use crate::status::STATUS_INVALID_PARAMETER;
 use crate::wsk::handle::{self};
 use crate::wsk::with_irp;
 
-/// A socket of another category than datagram/stream: the IRP completes with the answer.
+/// A socket of another category than datagram: the IRP completes with the answer.
 unsafe fn not_this_category(s: *mut WSK_SOCKET, irp: *mut IRP) -> NTSTATUS {
     // SAFETY: the caller upholds this function's contract (see its docs).
     unsafe {
@@ -97,24 +97,4 @@ pub unsafe extern "C" fn send_messages(
     // SAFETY: the caller passes WskSendMessages's arguments under the WSK contract; each pointer
     // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
     guard_status("WskSendMessages", || unsafe { not_this_category(Socket, Irp) })
-}
-
-/// `WskBind` of a stream socket.
-pub unsafe extern "C" fn stream_bind(
-    Socket: *mut WSK_SOCKET,
-    LocalAddress: *mut SOCKADDR,
-    Flags: u32,
-    Irp: *mut IRP,
-) -> NTSTATUS {
-    let _ = (LocalAddress, Flags);
-    // SAFETY: the caller passes WskBind's arguments under the WSK contract; each pointer
-    // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
-    guard_status("WskBind", || unsafe { not_this_category(Socket, Irp) })
-}
-
-/// `WskListen` (stream sockets).
-pub unsafe extern "C" fn listen(Socket: *mut WSK_SOCKET, Irp: *mut IRP) -> NTSTATUS {
-    // SAFETY: the caller passes WskListen's arguments under the WSK contract; each pointer
-    // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
-    guard_status("WskListen", || unsafe { not_this_category(Socket, Irp) })
 }

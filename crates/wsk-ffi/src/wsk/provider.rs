@@ -105,7 +105,9 @@ pub unsafe extern "C" fn socket(
                     let socket = op.wait().map_err(|e| e.0)?;
                     handle::insert(Socket::Basic(socket), tables::basic(), 0)
                 }),
-                // Datagram and stream sockets come with the next provider issue.
+                WSK_FLAG_STREAM_SOCKET => check_tcp(SocketType, Protocol)
+                    .and_then(|()| crate::wsk::stream::create(&client, family_of, SocketContext, Dispatch as *const _)),
+                // Datagram sockets come with the next provider issue.
                 _ => Err(STATUS_NOT_IMPLEMENTED),
             };
             match result {
