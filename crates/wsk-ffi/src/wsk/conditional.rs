@@ -19,7 +19,9 @@
 //!   `WskAbortEvent`): `STATUS_CONNECTION_RESET`, never delivered.
 
 use wsk_api::{InspectAction, InspectId};
-use wsk_core::consts::control::{SOL_SOCKET, WSK_GET_OPTION, WSK_IOCTL, WSK_SET_OPTION};
+use wsk_core::consts::control::{
+    SIO_WSK_QUERY_INSPECT_ID, SOL_SOCKET, SO_CONDITIONAL_ACCEPT, WSK_GET_OPTION, WSK_IOCTL, WSK_SET_OPTION,
+};
 
 use crate::abi::{
     WskInspectAccept, WskInspectPend, WskInspectReject, IRP, NTSTATUS, PVOID, SIZE_T, WSK_INSPECT_ID, WSK_SOCKET,
@@ -33,11 +35,6 @@ use crate::wsk::handle::{self, Handle, Socket};
 use crate::wsk::irp::Irp as IrpRef;
 use crate::wsk::stream::as_listener;
 use crate::wsk::{status_of, with_irp};
-
-/// `SO_CONDITIONAL_ACCEPT` (Windows value; SOL_SOCKET).
-pub const SO_CONDITIONAL_ACCEPT: u32 = 0x3002;
-/// `SIO_WSK_QUERY_INSPECT_ID` = `_WSAIOR(IOC_WSK, 5)`.
-pub const SIO_WSK_QUERY_INSPECT_ID: u32 = 0x4F00_0005;
 
 /// A bit of a handle's `missing_events` that is no event: the client listen dispatch
 /// lacks `WskInspectEvent` or `WskAbortEvent`, so conditional accept cannot be turned on.
