@@ -142,12 +142,19 @@ pub trait Backend: Send + Sync + 'static {
     }
 }
 
-/// A host socket that only carries options (a WSK basic socket).
+/// What every host socket carries: standard options. A WSK basic socket is only this;
+/// the other socket traits extend it. The defaults refuse with `Unsupported`.
 pub trait OptionSocket: Send + Sync {
-    /// Sets a standard socket option.
-    fn set_option(&self, option: &SockOpt) -> io::Result<()>;
-    /// Reads a standard socket option.
-    fn get_option(&self, name: OptName) -> io::Result<SockOpt>;
+    /// Sets a standard socket option on the host socket.
+    fn set_option(&self, option: &SockOpt) -> io::Result<()> {
+        let _ = option;
+        Err(io::ErrorKind::Unsupported.into())
+    }
+    /// Reads a standard socket option of the host socket.
+    fn get_option(&self, name: OptName) -> io::Result<SockOpt> {
+        let _ = name;
+        Err(io::ErrorKind::Unsupported.into())
+    }
 }
 
 /// Notifications of changes to the host's addresses.
@@ -159,7 +166,7 @@ pub trait AddressWatch: Send + Sync {
 }
 
 /// A listening TCP socket.
-pub trait TcpListener: Send + Sync {
+pub trait TcpListener: OptionSocket {
     /// Starts readiness reports under `token`.
     fn register(&self, token: Token) -> io::Result<()>;
     /// Accepts one waiting connection (unregistered), with the peer's address.
@@ -168,16 +175,6 @@ pub trait TcpListener: Send + Sync {
     fn local_addr(&self) -> io::Result<SocketAddr>;
     /// The host file descriptor, for diagnostics.
     fn raw_fd(&self) -> i32;
-    /// Sets a standard socket option on the host socket.
-    fn set_option(&self, option: &SockOpt) -> io::Result<()> {
-        let _ = option;
-        Err(io::ErrorKind::Unsupported.into())
-    }
-    /// Reads a standard socket option of the host socket.
-    fn get_option(&self, name: OptName) -> io::Result<SockOpt> {
-        let _ = name;
-        Err(io::ErrorKind::Unsupported.into())
-    }
 }
 
 /// Host-side state of a TCP connection, as far as the provider needs it.
@@ -194,7 +191,7 @@ pub struct TcpInfo {
 }
 
 /// A TCP socket: created unbound, then bound, connected, or accepted.
-pub trait TcpStream: Send + Sync {
+pub trait TcpStream: OptionSocket {
     /// Binds to a local address.
     fn bind(&self, addr: SocketAddr) -> io::Result<()>;
     /// Starts a non-blocking connect; `Ok` or `WouldBlock` (in progress: wait for writable, then `take_error`).
@@ -234,16 +231,6 @@ pub trait TcpStream: Send + Sync {
         let _ = backlog;
         Err(io::ErrorKind::Unsupported.into())
     }
-    /// Sets a standard socket option on the host socket.
-    fn set_option(&self, option: &SockOpt) -> io::Result<()> {
-        let _ = option;
-        Err(io::ErrorKind::Unsupported.into())
-    }
-    /// Reads a standard socket option of the host socket.
-    fn get_option(&self, name: OptName) -> io::Result<SockOpt> {
-        let _ = name;
-        Err(io::ErrorKind::Unsupported.into())
-    }
 }
 
 /// What the host said about one received datagram.
@@ -271,7 +258,7 @@ pub struct Datagram {
 /// A UDP socket: created unbound, then bound; optionally connected (a fixed peer).
 ///
 /// Sends take the whole datagram or nothing; a receive takes one datagram.
-pub trait UdpSocket: Send + Sync {
+pub trait UdpSocket: OptionSocket {
     /// Binds to a local address.
     fn bind(&self, addr: SocketAddr) -> io::Result<()>;
     /// Starts readiness reports under `token`.
@@ -300,14 +287,4 @@ pub trait UdpSocket: Send + Sync {
     fn take_error(&self) -> io::Result<Option<io::Error>>;
     /// The host file descriptor, for diagnostics.
     fn raw_fd(&self) -> i32;
-    /// Sets a standard socket option on the host socket (`SO_BROADCAST`, memberships, ...).
-    fn set_option(&self, option: &SockOpt) -> io::Result<()> {
-        let _ = option;
-        Err(io::ErrorKind::Unsupported.into())
-    }
-    /// Reads a standard socket option of the host socket.
-    fn get_option(&self, name: OptName) -> io::Result<SockOpt> {
-        let _ = name;
-        Err(io::ErrorKind::Unsupported.into())
-    }
 }

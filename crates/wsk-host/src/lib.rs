@@ -24,7 +24,6 @@ use mio::{Events, Interest, Poll, Registry, Waker};
 use socket2::SockRef;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use wsk_core::backend::{self, ListenOptions, Readiness, TcpInfo, Token};
-use wsk_core::option::{OptName, SockOpt};
 use wsk_core::resolve::{AddrHints, NameInfo, NameInfoFlags, ResolvedAddr};
 
 /// The token reserved for the wake-up handle.
@@ -153,15 +152,7 @@ impl backend::Backend for HostBackend {
 /// A basic socket: a host socket that is never bound, for options only.
 struct HostBasic(Socket);
 
-impl backend::OptionSocket for HostBasic {
-    fn set_option(&self, opt: &SockOpt) -> io::Result<()> {
-        option::set(SockRef::from(&self.0), opt)
-    }
-
-    fn get_option(&self, name: OptName) -> io::Result<SockOpt> {
-        option::get(SockRef::from(&self.0), name)
-    }
-}
+option::option_socket!(HostBasic, 0);
 
 struct HostListener {
     io: mio::net::TcpListener,
@@ -190,15 +181,9 @@ impl backend::TcpListener for HostListener {
     fn raw_fd(&self) -> i32 {
         self.io.as_raw_fd()
     }
-
-    fn set_option(&self, opt: &SockOpt) -> io::Result<()> {
-        option::set(SockRef::from(&self.io), opt)
-    }
-
-    fn get_option(&self, name: OptName) -> io::Result<SockOpt> {
-        option::get(SockRef::from(&self.io), name)
-    }
 }
+
+option::option_socket!(HostListener, io);
 
 impl Drop for HostListener {
     fn drop(&mut self) {
@@ -313,16 +298,8 @@ impl backend::TcpStream for HostStream {
         self.socket.as_raw_fd()
     }
 
-    fn set_option(&self, opt: &SockOpt) -> io::Result<()> {
-        option::set(SockRef::from(&self.socket), opt)
-    }
-
     fn set_silent(&self) -> io::Result<()> {
         option::set_repair(&self.socket)
-    }
-
-    fn get_option(&self, name: OptName) -> io::Result<SockOpt> {
-        option::get(SockRef::from(&self.socket), name)
     }
 
     fn listen(&self, backlog: u32) -> io::Result<Box<dyn backend::TcpListener>> {
@@ -335,6 +312,8 @@ impl backend::TcpStream for HostStream {
         Ok(Box::new(HostListener { io: listener, registry: Arc::clone(&self.registry), registered: OnceLock::new() }))
     }
 }
+
+option::option_socket!(HostStream, socket);
 
 impl Drop for HostStream {
     fn drop(&mut self) {
