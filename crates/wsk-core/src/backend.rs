@@ -6,7 +6,7 @@
 //! means "wait for the next readiness event of this token".
 
 use std::io::{self, IoSlice};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::cmsg::ControlMessage;
@@ -132,8 +132,9 @@ pub trait Backend: Send + Sync + 'static {
         let _ = (family_of, datagram);
         Err(io::ErrorKind::Unsupported.into())
     }
-    /// The unicast addresses of the host's interfaces that are up (`SIO_ADDRESS_LIST_QUERY`).
-    fn interface_addresses(&self) -> io::Result<Vec<IpAddr>> {
+    /// The addresses of the host's interfaces that are up (`SIO_ADDRESS_LIST_QUERY`), port
+    /// 0, IPv6 ones with their scope (the interface index of a link-local address).
+    fn interface_addresses(&self) -> io::Result<Vec<SocketAddr>> {
         Err(io::ErrorKind::Unsupported.into())
     }
     /// Starts watching the host's addresses (`SIO_ADDRESS_LIST_CHANGE`).

@@ -2,15 +2,16 @@
 //! netlink socket subscribed to address changes for `SIO_ADDRESS_LIST_CHANGE`.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::{Arc, OnceLock};
 
 use mio::{Interest, Registry};
 use wsk_core::backend::{AddressWatch, Token};
 
-/// The unicast addresses of interfaces that are up, IPv4 first, in the host's order.
-pub(crate) fn interface_addresses() -> io::Result<Vec<IpAddr>> {
+/// The addresses of interfaces that are up, IPv4 first, in the host's order; port 0, and
+/// IPv6 ones with their scope id (a link-local address means nothing without it).
+pub(crate) fn interface_addresses() -> io::Result<Vec<SocketAddr>> {
     let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
     // SAFETY: getifaddrs writes a list head through the pointer to a live local.
     if unsafe { libc::getifaddrs(&mut head) } < 0 {
@@ -31,12 +32,13 @@ pub(crate) fn interface_addresses() -> io::Result<Vec<IpAddr>> {
             libc::AF_INET => {
                 // SAFETY: an AF_INET address is a sockaddr_in.
                 let sin = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
-                v4.push(IpAddr::V4(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr))));
+                v4.push(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)), 0)));
             }
             libc::AF_INET6 => {
                 // SAFETY: an AF_INET6 address is a sockaddr_in6.
                 let sin6 = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in6) };
-                v6.push(IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr)));
+                let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
+                v6.push(SocketAddr::V6(SocketAddrV6::new(ip, 0, 0, sin6.sin6_scope_id)));
             }
             _ => {}
         }
@@ -153,9 +155,9 @@ mod tests {
     #[test]
     fn loopback_is_listed() {
         let addrs = interface_addresses().unwrap();
-        assert!(addrs.contains(&IpAddr::V4(Ipv4Addr::LOCALHOST)), "{addrs:?}");
-        let first_v6 = addrs.iter().position(IpAddr::is_ipv6).unwrap_or(addrs.len());
-        assert!(addrs[..first_v6].iter().all(IpAddr::is_ipv4));
+        assert!(addrs.contains(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0))), "{addrs:?}");
+        let first_v6 = addrs.iter().position(SocketAddr::is_ipv6).unwrap_or(addrs.len());
+        assert!(addrs[..first_v6].iter().all(SocketAddr::is_ipv4));
     }
 
     #[test]

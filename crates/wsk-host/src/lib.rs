@@ -24,6 +24,7 @@ use mio::{Events, Interest, Poll, Registry, Waker};
 use socket2::SockRef;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use wsk_core::backend::{self, ListenOptions, Readiness, TcpInfo, Token};
+use wsk_core::option::SockOpt;
 use wsk_core::resolve::{AddrHints, NameInfo, NameInfoFlags, ResolvedAddr};
 
 /// The token reserved for the wake-up handle.
@@ -61,7 +62,12 @@ fn domain_of(addr: &SocketAddr) -> Domain {
 
 impl backend::Backend for HostBackend {
     fn tcp_listen(&self, addr: SocketAddr, options: &ListenOptions) -> io::Result<Box<dyn backend::TcpListener>> {
-        backend::Backend::tcp_bind(self, addr, options)?.listen(options.backlog)
+        let listener = backend::Backend::tcp_bind(self, addr, options)?.listen(options.backlog)?;
+        // Fast Open is a listener's option once it listens (see `tcp_bind`).
+        for option in options.options.iter().filter(|o| matches!(o, SockOpt::FastOpen(_))) {
+            listener.set_option(option)?;
+        }
+        Ok(listener)
     }
 
     fn tcp_socket(&self, family_of: &SocketAddr) -> io::Result<Box<dyn backend::TcpStream>> {
@@ -85,7 +91,10 @@ impl backend::Backend for HostBackend {
         if options.reuse_address {
             socket.set_reuse_address(true)?;
         }
-        for option in &options.options {
+        // Fast Open means one thing on a listener and another on a connecting socket, and
+        // which this becomes is not known yet: it is applied at listen (or, by the
+        // runtime, at connect).
+        for option in options.options.iter().filter(|o| !matches!(o, SockOpt::FastOpen(_))) {
             option::set(SockRef::from(&socket), option)?;
         }
         socket.bind(&SockAddr::from(addr))?;
@@ -140,7 +149,7 @@ impl backend::Backend for HostBackend {
         Ok(Box::new(HostBasic(socket)))
     }
 
-    fn interface_addresses(&self) -> io::Result<Vec<std::net::IpAddr>> {
+    fn interface_addresses(&self) -> io::Result<Vec<SocketAddr>> {
         interfaces::interface_addresses()
     }
 

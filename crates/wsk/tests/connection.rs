@@ -781,3 +781,30 @@ fn silent_mode_stops_sends_and_closes_without_a_word() {
     });
     finish(reg, npi);
 }
+
+/// With `TCP_FASTOPEN` set, Linux may hold a connect's SYN until the first write (when it
+/// has a cookie for the peer, or with `net.ipv4.tcp_fastopen` bit 4): a connect without
+/// data must still complete. To exercise the deferral, run in a network namespace with
+/// `sysctl net.ipv4.tcp_fastopen=5` (docs/C_ABI.md, "Fast Open").
+#[test]
+fn connect_without_data_on_a_fast_open_socket_completes() {
+    use wsk::{OptName, SockOpt, SocketControl};
+    let (reg, npi) = env();
+    for_each_family(|family| {
+        let target = TcpListener::bind(family.addr(0)).unwrap();
+        for with_ex in [false, true] {
+            let s = ok(npi.connection_socket(family.addr(0), None));
+            s.set_option(SockOpt::FastOpen(true)).unwrap();
+            ok(s.bind(family.addr(0)));
+            if with_ex {
+                ok(s.connect_ex(target.local_addr().unwrap(), None));
+            } else {
+                ok(s.connect(target.local_addr().unwrap()));
+            }
+            let _ = target.accept().unwrap();
+            assert_eq!(s.get_option(OptName::FastOpen), Ok(SockOpt::FastOpen(true)), "as the client set it");
+            ok(s.close());
+        }
+    });
+    finish(reg, npi);
+}

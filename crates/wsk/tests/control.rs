@@ -5,7 +5,7 @@
 mod common;
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -136,6 +136,12 @@ fn basic_sockets_probe_options_of_their_transport() {
         tcp.set_option(SockOpt::KeepAlive(true)).unwrap();
         assert_eq!(tcp.get_option(OptName::KeepAlive), Ok(SockOpt::KeepAlive(true)));
         assert_eq!(tcp.set_option(SockOpt::Broadcast(true)), Err(NtStatus::INVALID_PARAMETER));
+        // Memberships: UDP sockets only, of the group's family.
+        let v4_group = Membership::V4 { group: "224.0.0.251".parse().unwrap(), interface: "0.0.0.0".parse().unwrap() };
+        let v6_group = Membership::V6 { group: "ff02::fb".parse().unwrap(), interface: 0 };
+        let (own, other) = if family == Family::V4 { (v4_group, v6_group) } else { (v6_group, v4_group) };
+        assert_eq!(tcp.set_option(SockOpt::AddMembership(own)), Err(NtStatus::INVALID_PARAMETER));
+        assert_eq!(udp.set_option(SockOpt::AddMembership(other)), Err(NtStatus::INVALID_PARAMETER));
         // Events and everything else belong to the other categories.
         assert_eq!(tcp.get_option(OptName::ReuseAddress), Ok(SockOpt::ReuseAddress(false)));
         ok(udp.close());
@@ -229,7 +235,7 @@ impl Backend for Watched {
     fn basic_socket(&self, family_of: &SocketAddr, datagram: bool) -> io::Result<Box<dyn OptionSocket>> {
         self.host.basic_socket(family_of, datagram)
     }
-    fn interface_addresses(&self) -> io::Result<Vec<IpAddr>> {
+    fn interface_addresses(&self) -> io::Result<Vec<SocketAddr>> {
         self.host.interface_addresses()
     }
     fn address_watch(&self) -> io::Result<Box<dyn AddressWatch>> {
@@ -289,4 +295,30 @@ fn host_int(fd: i32, level: i32, name: i32) -> i32 {
     let rc = unsafe { libc::getsockopt(fd, level, name, &mut value as *mut _ as *mut libc::c_void, &mut len) };
     assert_eq!(rc, 0, "getsockopt: {}", io::Error::last_os_error());
     value
+}
+
+#[test]
+fn fast_open_set_before_bind_is_a_listeners_option_once_listening() {
+    for_each_family(|family| {
+        let (reg, npi) = env();
+        let l = ok(npi.listen_socket(family.addr(0), None));
+        l.set_option(SockOpt::FastOpen(true)).unwrap();
+        assert_eq!(l.get_option(OptName::FastOpen), Ok(SockOpt::FastOpen(true)), "before bind");
+        ok(l.bind(family.addr(0)));
+        let fd = l.raw_fd().unwrap();
+        assert!(host_int(fd, libc::IPPROTO_TCP, libc::TCP_FASTOPEN) > 0, "the server queue is on");
+        assert_eq!(host_int(fd, libc::IPPROTO_TCP, libc::TCP_FASTOPEN_CONNECT), 0, "not the client option");
+        assert_eq!(l.get_option(OptName::FastOpen), Ok(SockOpt::FastOpen(true)), "after bind");
+        ok(l.close());
+
+        // A stream socket learns its role at WskListen.
+        let s = ok(npi.stream_socket(family.addr(0), None, None));
+        s.set_option(SockOpt::FastOpen(true)).unwrap();
+        ok(s.bind(family.addr(0)));
+        ok(s.listen());
+        let fd = s.listener().unwrap().raw_fd().unwrap();
+        assert!(host_int(fd, libc::IPPROTO_TCP, libc::TCP_FASTOPEN) > 0, "stream listener's server queue");
+        ok(s.close());
+        finish(reg, npi);
+    });
 }

@@ -344,7 +344,8 @@ pub unsafe extern "C" fn get_name_info(
                 Ok(c) => c,
                 Err(e) => return irp.fail(e),
             };
-            if SockAddr.is_null() {
+            // The family is read only from a SOCKADDR long enough to have one.
+            if SockAddr.is_null() || (SockAddrLength as usize) < std::mem::size_of::<u16>() {
                 return irp.fail(STATUS_INVALID_PARAMETER);
             }
             let family = match AddressFamily::from_windows(ptr::read_unaligned(SockAddr as *const u16)) {

@@ -79,7 +79,7 @@ impl SocketShared {
             st.kind.is_v6()
         };
         let addrs = self.provider.backend.interface_addresses().map_err(|e| NtStatus::from_io_error(&e))?;
-        Ok(addrs.into_iter().filter(|a| a.is_ipv6() == v6).map(|a| SocketAddr::new(a, 0)).collect())
+        Ok(addrs.into_iter().filter(|a| a.is_ipv6() == v6).collect())
     }
 
     fn address_list_change(self: &Arc<Self>, done: Done<()>) -> Option<wsk_core::irp::OpId> {

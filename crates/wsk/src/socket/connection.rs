@@ -82,6 +82,9 @@ pub struct ConnectionStats {
 /// The most `WskConnectEx` sends with its connect.
 pub(crate) const MAX_CONNECT_DATA: usize = 65_535;
 
+/// Linux `EINPROGRESS`.
+const EINPROGRESS: i32 = 115;
+
 pub(crate) struct ConnState {
     family_of: SocketAddr,
     io: Option<Box<dyn TcpStream>>,
@@ -273,14 +276,19 @@ impl ConnState {
             }
             Err(status) => {
                 tracing::debug!(%status, "connect failed");
-                self.phase = Phase::Failed;
+                self.connect_failed(common, done, status);
+            }
+        }
+    }
+
+    /// A connect ended without a connection: the socket can only be closed, and
+    /// WskConnectEx's first buffer, queued with the connect, fails with it.
+    fn connect_failed(&mut self, common: &mut Common, done: Done<()>, status: NtStatus) {
+        self.phase = Phase::Failed;
+        common.complete(done, Err(status));
+        while let Some(s) = self.sends.pop_front() {
+            if let Some(done) = s.done {
                 common.complete(done, Err(status));
-                // WskConnectEx's first buffer, queued with the connect, fails with it.
-                while let Some(s) = self.sends.pop_front() {
-                    if let Some(done) = s.done {
-                        common.complete(done, Err(status));
-                    }
-                }
             }
         }
     }
@@ -377,6 +385,10 @@ impl ConnState {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.writable = false;
                     self.backlog_due = true;
+                }
+                // A Fast Open SYN left without data (no cookie yet): the data follows the handshake.
+                Err(e) if self.phase == Phase::Connecting && e.raw_os_error() == Some(EINPROGRESS) => {
+                    self.writable = false;
                 }
                 Err(e) => self.fail(common, NtStatus::from_io_error(&e)),
             }
@@ -679,8 +691,7 @@ impl ConnState {
     pub(crate) fn cancel(&mut self, common: &mut Common, id: OpId) -> bool {
         if self.connect.as_ref().is_some_and(|(cid, _)| *cid == id) {
             let (_, done) = self.connect.take().expect("checked");
-            self.phase = Phase::Failed;
-            common.complete(done, Err(NtStatus::CANCELLED));
+            self.connect_failed(common, done, NtStatus::CANCELLED);
             return true;
         }
         if let Some(s) = self.sends.remove(id) {
@@ -996,7 +1007,7 @@ impl ConnectionSocket {
 
     fn connect_with(&self, remote: SocketAddr, done: Done<()>) -> Option<OpId> {
         let token = self.h.shared.token;
-        self.start(done, move |_, c, id, done| c.begin_connect(token, remote, id, done))
+        self.start(done, move |_, c, id, done| c.begin_connect(token, remote, false, id, done))
     }
 
     /// `WskConnectEx`: [`ConnectionSocket::connect`] that also sends `first` (at most
@@ -1023,10 +1034,6 @@ impl ConnectionSocket {
     ) -> Option<Canceller> {
         let first = first.filter(|b| !b.is_empty());
         let Some(first) = first else { return self.connect_then(remote, done) };
-        if first.len() > MAX_CONNECT_DATA {
-            done(Err(NtStatus::BUFFER_OVERFLOW));
-            return None;
-        }
         // Two operations, one completion: the first failure, or success once both succeeded.
         let join = Arc::new(std::sync::Mutex::new((2u8, Some(Box::new(done) as Done<()>))));
         let finish = move |join: &std::sync::Mutex<(u8, Option<Done<()>>)>, r: Result<()>| {
@@ -1044,7 +1051,10 @@ impl ConnectionSocket {
         let on_send: Done<usize> = Box::new(move |r| finish(&j2, r.map(|_| ())));
         let token = self.h.shared.token;
         self.start(on_connect, move |common, c, id, done| {
-            c.begin_connect(token, remote, id, done)?;
+            if first.len() > MAX_CONNECT_DATA {
+                return Err((NtStatus::BUFFER_OVERFLOW, done));
+            }
+            c.begin_connect(token, remote, true, id, done)?;
             let send_id = common.next_id();
             c.sends.push(send_id, PendingSend { buf: first, written: 0, nodelay: false, done: Some(on_send) });
             Ok(())
@@ -1381,6 +1391,7 @@ impl ConnState {
         &mut self,
         token: usize,
         remote: SocketAddr,
+        with_data: bool,
         id: OpId,
         done: Done<()>,
     ) -> std::result::Result<(), (NtStatus, Done<()>)> {
@@ -1391,11 +1402,17 @@ impl ConnState {
             return Err((NtStatus::INVALID_PARAMETER, done));
         }
         let io = self.io.as_ref().expect("bound sockets have a host socket");
+        if self.fast_open {
+            // With Fast Open the host holds the SYN until the first write, which a connect
+            // without data never makes: that one connects the ordinary way. (Set here also
+            // for a stream socket, whose bind left Fast Open for its role to decide.)
+            let _ = io.set_option(&SockOpt::FastOpen(with_data));
+        }
         // `WouldBlock` is a connect in progress; either way the writable report tells. With
         // Fast Open the host may defer the connect to the first write.
         let started = match io.connect(remote) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
-            Ok(()) => Ok(self.fast_open),
+            Ok(()) => Ok(self.fast_open && with_data),
             Err(e) => Err(e),
         };
         match started.and_then(|deferred| io.register(token).map(|()| deferred)) {
@@ -1446,8 +1463,12 @@ impl ConnState {
     }
 
     pub(crate) fn get_option(&self, name: OptName) -> Result<SockOpt> {
-        if name == OptName::NoDelay {
-            return Ok(SockOpt::NoDelay(self.nodelay));
+        // As the client set them (the host's value may differ for a moment, or for good:
+        // a connect without data turns Fast Open off on the host).
+        match name {
+            OptName::NoDelay => return Ok(SockOpt::NoDelay(self.nodelay)),
+            OptName::FastOpen => return Ok(SockOpt::FastOpen(self.fast_open)),
+            _ => {}
         }
         let io = self.io.as_ref().ok_or(NtStatus::INVALID_DEVICE_STATE)?;
         host_result(io.get_option(name))

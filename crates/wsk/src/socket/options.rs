@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use wsk_core::event::Category;
-use wsk_core::option::{OptName, SockOpt};
+use wsk_core::option::{Membership, OptName, SockOpt};
 use wsk_core::status::NtStatus;
 
 use super::{Kind, SocketShared, SocketState};
@@ -60,9 +60,12 @@ impl SocketShared {
             if name.before_bind_only() && ctx.bound {
                 return Err(NtStatus::INVALID_DEVICE_STATE);
             }
-        } else if self.category != Category::Datagram && self.category != Category::Basic {
-            // Memberships belong to datagram sockets.
-            return Err(NtStatus::INVALID_PARAMETER);
+        } else if let SockOpt::AddMembership(m) | SockOpt::DropMembership(m) = option {
+            // Memberships belong to UDP sockets of the group's family.
+            let udp = self.category == Category::Datagram || (self.category == Category::Basic && !ctx.tcp);
+            if !udp || matches!(m, Membership::V6 { .. }) != ctx.v6 {
+                return Err(NtStatus::INVALID_PARAMETER);
+            }
         }
         match option {
             SockOpt::ExclusiveAddressUse(on) => {

@@ -281,7 +281,13 @@ impl StreamSocket {
                         None => Err(NtStatus::INVALID_DEVICE_STATE),
                         Some(io) => io
                             .listen(s.options.backlog)
-                            .and_then(|l| l.register(shared.token).map(|()| l))
+                            .and_then(|l| {
+                                // Fast Open becomes a listener's option now (bind left it).
+                                if let Some(fast_open) = s.options.get(OptName::FastOpen) {
+                                    l.set_option(&fast_open)?;
+                                }
+                                l.register(shared.token).map(|()| l)
+                            })
                             .map_err(|e| NtStatus::from_io_error(&e)),
                     };
                     listener.map(|listener| {
