@@ -17,8 +17,8 @@ use wsk::{ConnectionEvents, ConnectionSocket, DataIndication, EventFlags, NtStat
 fn close_cancels_every_pending_operation_first() {
     let (reg, npi) = env();
     // Every completion records the registration's open sockets: a close counts its
-    // socket as closed just before it completes, so a cancellation that ran after the
-    // close would see one socket fewer.
+    // socket as closed once its completion routine returned, so a cancellation that ran
+    // after the close would see one socket fewer.
     let reg = Arc::new(reg);
     for_each_family(|family| {
         let (client, mut peer) = small_window_pair(&npi, family, None);
@@ -48,7 +48,11 @@ fn close_cancels_every_pending_operation_first() {
         close.wait().expect("close succeeds");
         assert_eq!(disconnect.wait(), Err(NtStatus::CANCELLED));
         let entries = log.entries();
-        assert_eq!(entries.last().map(String::as_str), Some("close (open: 1)"), "{entries:?}");
+        // The close's own routine sees its socket open or closed: closed when the close
+        // completed inside `close()` (its hook then runs at `watch`), open when a busy
+        // reactor completed it (the count drops once the routine returned).
+        let last = entries.last().map(String::as_str);
+        assert!(matches!(last, Some("close (open: 1)" | "close (open: 2)")), "{entries:?}");
         let mut before: Vec<_> = entries[..entries.len() - 1].to_vec();
         before.sort();
         assert_eq!(
@@ -70,7 +74,9 @@ fn close_cancels_every_pending_operation_first() {
         let close = watch(listener.close(), move || e("listener close".into()));
         close.wait().expect("listener close succeeds");
         let entries = log.entries();
-        assert_eq!(entries[entries.len() - 2..], ["accept STATUS_CANCELLED (open: 1)", "listener close (open: 0)"]);
+        assert_eq!(entries[entries.len() - 2], "accept STATUS_CANCELLED (open: 1)", "{entries:?}");
+        let last = entries[entries.len() - 1].as_str();
+        assert!(matches!(last, "listener close (open: 0)" | "listener close (open: 1)"), "{entries:?}");
 
         // Closing an unfinished connection resets it.
         let (_, end) = peer_read_all(&mut peer);
