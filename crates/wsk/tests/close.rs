@@ -70,6 +70,8 @@ fn close_cancels_every_pending_operation_first() {
         let send2 = entries.iter().position(|e| e.starts_with("send2 ")).unwrap();
         assert!(send < send2, "{entries:?}");
 
+        // The client is counted closed once its close routine returned (maybe just after `wait`).
+        wait_until("the client counted closed", || reg.outstanding().0 == 1);
         let e = entry.clone();
         let close = watch(listener.close(), move || e("listener close".into()));
         close.wait().expect("listener close succeeds");
