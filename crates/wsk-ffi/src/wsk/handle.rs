@@ -15,7 +15,7 @@ use std::ffi::c_void;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use wsk_api::{BasicSocket, ConnectionSocket, ListenSocket, SocketControl};
+use wsk_api::{BasicSocket, ConnectionSocket, DatagramSocket, ListenSocket, SocketControl};
 
 use crate::abi::{NTSTATUS, WSK_SOCKET};
 use crate::status::{STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_REQUEST, STATUS_INVALID_HANDLE};
@@ -28,6 +28,7 @@ pub enum Category {
     Basic,
     Listen,
     Connection,
+    Datagram,
 }
 
 /// What a live handle stands for.
@@ -35,6 +36,7 @@ pub enum Socket {
     Basic(BasicSocket),
     Listen(ListenSocket),
     Connection(ConnectionSocket),
+    Datagram(DatagramSocket),
 }
 
 impl Socket {
@@ -44,6 +46,7 @@ impl Socket {
             Socket::Basic(s) => s,
             Socket::Listen(s) => s,
             Socket::Connection(s) => s,
+            Socket::Datagram(s) => s,
         }
     }
 
@@ -52,6 +55,7 @@ impl Socket {
             Socket::Basic(_) => Category::Basic,
             Socket::Listen(_) => Category::Listen,
             Socket::Connection(_) => Category::Connection,
+            Socket::Datagram(_) => Category::Datagram,
         }
     }
 }

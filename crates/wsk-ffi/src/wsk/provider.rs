@@ -105,6 +105,9 @@ pub unsafe extern "C" fn socket(
                     let socket = op.wait().map_err(|e| e.0)?;
                     handle::insert(Socket::Basic(socket), tables::basic(), 0)
                 }),
+                WSK_FLAG_DATAGRAM_SOCKET => {
+                    crate::wsk::datagram::create(&client, family_of, SocketType, Protocol, SocketContext, Dispatch)
+                }
                 // Datagram and stream sockets come with the next provider issue.
                 _ => Err(STATUS_NOT_IMPLEMENTED),
             };
