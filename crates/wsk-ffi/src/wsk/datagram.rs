@@ -20,7 +20,7 @@
 use std::ffi::c_void;
 use std::net::SocketAddr;
 
-use wsk_api::{ControlMessage, DatagramSocket, SendBuffer};
+use wsk_api::{Canceller, ControlMessage, DatagramSocket, SendBuffer};
 use wsk_core::consts::control::SIO_WSK_SET_REMOTE_ADDRESS;
 
 use crate::abi::{
@@ -153,6 +153,40 @@ unsafe fn control_arg(length: u32, info: *const CMSGHDR) -> Result<Vec<ControlMe
     wsk_api::cmsg::parse(bytes).map_err(|e| e.0)
 }
 
+/// What `WskSendTo` and `WskSendMessages` take besides their buffers: the reserved
+/// `Flags` (any bit: `STATUS_INVALID_PARAMETER`), the optional destination and the control
+/// information.
+///
+/// # Safety
+/// As for [`optional_address`] and [`control_arg`].
+unsafe fn send_args(
+    flags: u32,
+    remote: *const SOCKADDR,
+    control_length: u32,
+    control: *const CMSGHDR,
+) -> Result<(Option<SocketAddr>, Vec<ControlMessage>), NTSTATUS> {
+    if flags != 0 {
+        return Err(STATUS_INVALID_PARAMETER);
+    }
+    // SAFETY: per the caller.
+    unsafe { Ok((optional_address(remote)?, control_arg(control_length, control)?)) }
+}
+
+/// The completion routine of a send: `Information` = the bytes sent.
+type SendDone = Box<dyn FnOnce(wsk_api::Result<usize>) + Send>;
+
+/// Starts a send on the IRP: `start` begins it with the completion routine and returns its
+/// canceller while it is pending.
+fn start_send(irp: IrpRef, start: impl FnOnce(SendDone) -> Option<Canceller>) -> NTSTATUS {
+    let inline = Inline::new();
+    let (call, done) = irp.begin(&inline);
+    let canceller = start(Box::new(move |r| match r {
+        Ok(n) => done.finish(0, n),
+        Err(e) => done.finish(e.0, 0),
+    }));
+    call.returned(canceller)
+}
+
 /// `WskSendTo`: one datagram to `RemoteAddress` (NULL: the `SIO_WSK_SET_SENDTO_ADDRESS` or
 /// `SIO_WSK_SET_REMOTE_ADDRESS` address); `Information` = bytes sent.
 pub unsafe extern "C" fn send_to(
@@ -168,23 +202,14 @@ pub unsafe extern "C" fn send_to(
     // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
     guard_status("WskSendTo", || unsafe {
         with_datagram(Irp, Socket, |irp, d| {
-            if Flags != 0 {
-                return irp.fail(STATUS_INVALID_PARAMETER);
+            let args = send_args(Flags, RemoteAddress, ControlInfoLength, ControlInfo)
+                .and_then(|(remote, control)| Ok((Regions::of(Buffer)?, remote, control)));
+            match args {
+                Ok((data, remote, control)) => {
+                    start_send(irp, |done| d.send_to_then(Box::new(data), remote, control, done))
+                }
+                Err(e) => irp.fail(e),
             }
-            let args = Regions::of(Buffer).and_then(|data| {
-                Ok((data, optional_address(RemoteAddress)?, control_arg(ControlInfoLength, ControlInfo)?))
-            });
-            let (data, remote, control) = match args {
-                Ok(a) => a,
-                Err(e) => return irp.fail(e),
-            };
-            let inline = Inline::new();
-            let (call, done) = irp.begin(&inline);
-            let canceller = d.send_to_then(Box::new(data), remote, control, move |r| match r {
-                Ok(n) => done.finish(0, n),
-                Err(e) => done.finish(e.0, 0),
-            });
-            call.returned(canceller)
         })
     })
 }
@@ -302,23 +327,14 @@ pub unsafe extern "C" fn send_messages(
     // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
     guard_status("WskSendMessages", || unsafe {
         with_datagram(Irp, Socket, |irp, d| {
-            if Flags != 0 {
-                return irp.fail(STATUS_INVALID_PARAMETER);
+            let args = send_args(Flags, RemoteAddress, ControlInfoLength, ControlInfo)
+                .and_then(|(remote, control)| Ok((buffer_list(BufferList)?, remote, control)));
+            match args {
+                Ok((list, remote, control)) => {
+                    start_send(irp, |done| d.send_messages_then(list, remote, control, done))
+                }
+                Err(e) => irp.fail(e),
             }
-            let args = buffer_list(BufferList).and_then(|list| {
-                Ok((list, optional_address(RemoteAddress)?, control_arg(ControlInfoLength, ControlInfo)?))
-            });
-            let (list, remote, control) = match args {
-                Ok(a) => a,
-                Err(e) => return irp.fail(e),
-            };
-            let inline = Inline::new();
-            let (call, done) = irp.begin(&inline);
-            let canceller = d.send_messages_then(list, remote, control, move |r| match r {
-                Ok(n) => done.finish(0, n),
-                Err(e) => done.finish(e.0, 0),
-            });
-            call.returned(canceller)
         })
     })
 }
