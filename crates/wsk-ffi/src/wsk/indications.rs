@@ -224,3 +224,146 @@ pub unsafe fn release<E: Element>(list: *mut E::Ind) -> NTSTATUS {
     }
     STATUS_SUCCESS
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// The table is process-wide: these tests run one at a time, and nothing else in this
+    /// crate's unit tests indicates datagrams.
+    static SERIAL: Mutex<()> = Mutex::new(());
+
+    fn serial() -> std::sync::MutexGuard<'static, ()> {
+        SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    #[repr(C)]
+    struct TestInd {
+        next: *mut TestInd,
+    }
+
+    /// An element whose owned value is a reference to a shared counter.
+    #[repr(C)]
+    struct TestElement {
+        ind: TestInd,
+        owned: Option<Arc<()>>,
+    }
+
+    // SAFETY: `#[repr(C)]`, the indication first, its `next` first.
+    unsafe impl Element for TestElement {
+        type Ind = TestInd;
+        type Owned = Arc<()>;
+        const KIND: Kind = Kind::Datagram;
+
+        fn set_next(&mut self, next: *mut TestInd) {
+            self.ind.next = next;
+        }
+
+        unsafe fn next(ind: *const TestInd) -> *mut TestInd {
+            // SAFETY: per the trait.
+            unsafe { (*ind).next }
+        }
+
+        fn own(&mut self, owned: Arc<()>) {
+            self.owned = Some(owned);
+        }
+    }
+
+    fn indicated(n: usize) -> (Chain<TestElement>, Vec<*mut TestInd>) {
+        let elements: Vec<Box<TestElement>> = (0..n)
+            .map(|_| Box::new(TestElement { ind: TestInd { next: std::ptr::null_mut() }, owned: None }))
+            .collect();
+        let mut chain = Chain::new(elements);
+        let mut ptrs = Vec::new();
+        let mut p = chain.head();
+        while !p.is_null() {
+            ptrs.push(p);
+            // SAFETY: elements of the chain, alive while it is.
+            p = unsafe { (*p).next };
+        }
+        (chain, ptrs)
+    }
+
+    /// A release while the callback still runs frees the element once it retained the chain;
+    /// later releases free the rest, in pieces; second releases and foreign pointers are refused.
+    #[test]
+    fn early_and_piecewise_releases() {
+        let _serial = serial();
+        let counter = Arc::new(());
+        let (chain, e) = indicated(3);
+        assert_eq!(e.len(), 3);
+        // SAFETY: pointers of this test's chain (checked against the table by `release`).
+        unsafe {
+            // Another thread releases the middle element (and what follows) before the callback returned.
+            assert_eq!(release::<TestElement>(e[1]), STATUS_SUCCESS);
+            assert_eq!(release::<TestElement>(e[1]), STATUS_INVALID_PARAMETER, "released early already");
+            chain.retain((0..3).map(|_| Arc::clone(&counter)));
+            // Elements 1 and 2 were freed when the chain was retained; 0 is held.
+            assert_eq!(Arc::strong_count(&counter), 2);
+            assert_eq!(release::<TestElement>(e[2]), STATUS_INVALID_PARAMETER, "freed at retain");
+            let foreign = TestInd { next: std::ptr::null_mut() };
+            assert_eq!(release::<TestElement>(&foreign as *const TestInd as *mut TestInd), STATUS_INVALID_PARAMETER);
+            assert_eq!(release::<TestElement>(std::ptr::null_mut()), STATUS_INVALID_PARAMETER);
+            // Its `next` names a freed element: the walk stops there.
+            assert_eq!(release::<TestElement>(e[0]), STATUS_SUCCESS);
+            assert_eq!(release::<TestElement>(e[0]), STATUS_INVALID_PARAMETER);
+        }
+        assert_eq!(Arc::strong_count(&counter), 1, "everything given back");
+        assert_eq!(retained_count(Kind::Datagram), 0);
+    }
+
+    /// Elements of the other kind are not this table's: refused, never freed as the wrong type.
+    #[test]
+    fn the_other_kind_is_refused() {
+        let _serial = serial();
+        let counter = Arc::new(());
+        let (chain, e) = indicated(1);
+        chain.retain([Arc::clone(&counter)]);
+
+        /// The same layout, of the other kind.
+        #[repr(C)]
+        struct DataElement {
+            ind: TestInd,
+        }
+        // SAFETY: `#[repr(C)]`, the indication first.
+        unsafe impl Element for DataElement {
+            type Ind = TestInd;
+            type Owned = ();
+            const KIND: Kind = Kind::Data;
+            fn set_next(&mut self, next: *mut TestInd) {
+                self.ind.next = next;
+            }
+            unsafe fn next(ind: *const TestInd) -> *mut TestInd {
+                // SAFETY: per the trait.
+                unsafe { (*ind).next }
+            }
+            fn own(&mut self, _: ()) {}
+        }
+        // SAFETY: checked against the table.
+        unsafe {
+            assert_eq!(release::<DataElement>(e[0]), STATUS_INVALID_PARAMETER);
+            assert_eq!(Arc::strong_count(&counter), 2);
+            assert_eq!(release::<TestElement>(e[0]), STATUS_SUCCESS);
+        }
+        assert_eq!(Arc::strong_count(&counter), 1);
+    }
+
+    /// Not retained: a chain released early by the client is taken back all the same, and
+    /// no address is left in the table (also when the chain is dropped without an outcome).
+    #[test]
+    fn returned_and_dropped_chains_leave_nothing() {
+        let _serial = serial();
+        let (chain, e) = indicated(2);
+        // SAFETY: checked against the table.
+        unsafe { assert_eq!(release::<TestElement>(e[0]), STATUS_SUCCESS) };
+        chain.returned("test event");
+        let (chain, f) = indicated(2);
+        drop(chain);
+        let map = table();
+        for p in e.iter().chain(f.iter()) {
+            assert!(map.as_ref().and_then(|m| m.get(&(*p as usize))).is_none(), "an address left in the table");
+        }
+    }
+}
