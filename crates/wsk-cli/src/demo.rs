@@ -7,6 +7,10 @@
 //! echoed byte is compared with the pattern. A connection ends like a well-behaved
 //! WSK client ends it: graceful `WskDisconnect`, a receive that sees the server's FIN,
 //! then `WskCloseSocket`.
+//!
+//! Then a UDP round: the UDP echo server of `wsk echo --udp` on `127.0.0.1:0` and a few
+//! datagram clients, each sending datagrams of varied sizes and verifying every echo
+//! byte for byte, with bounded retries (see [`crate::udp_round`]).
 
 use std::collections::VecDeque;
 use std::io::IsTerminal;
@@ -21,6 +25,8 @@ use wsk::{ConnectionSocket, Op, ProviderNpi, Registration, Wait};
 
 use crate::echo_server::{EchoServer, EchoStats};
 use crate::pattern::Pattern;
+use crate::udp_echo::{UdpEchoServer, UdpEchoStats};
+use crate::udp_round;
 use crate::Failure;
 
 /// Bytes per send (and per echoed receive).
@@ -43,6 +49,8 @@ pub struct Options {
     pub concurrency: u64,
     /// Whether to draw a progress bar (only on a terminal).
     pub progress: bool,
+    /// The UDP round.
+    pub udp: udp_round::Options,
 }
 
 /// What happened.
@@ -64,17 +72,34 @@ pub struct Report {
     pub client_failures: u64,
     /// The first client failure.
     pub first_failure: Option<String>,
+    /// What the UDP clients saw.
+    pub udp: udp_round::Report,
+    /// The UDP server's counters.
+    pub udp_server: UdpEchoStats,
 }
 
 impl Report {
-    /// Client failures plus server errors.
+    /// Client failures plus server errors, of both rounds.
     pub fn errors(&self) -> u64 {
-        self.client_failures + self.server.errors
+        self.client_failures + self.server.errors + self.udp.client_failures + self.udp_server.errors
     }
 
-    /// Whether every byte came back intact and nothing failed.
+    /// Whether the TCP round's every byte came back intact and nothing failed.
+    pub fn tcp_passed(&self) -> bool {
+        self.client_failures == 0
+            && self.server.errors == 0
+            && self.bytes_verified == self.bytes_expected
+            && self.connections_ok == self.connections
+    }
+
+    /// Whether every datagram of the UDP round came back intact and nothing failed.
+    pub fn udp_passed(&self) -> bool {
+        self.udp.passed() && self.udp_server.errors == 0
+    }
+
+    /// Whether both rounds passed.
     pub fn passed(&self) -> bool {
-        self.errors() == 0 && self.bytes_verified == self.bytes_expected && self.connections_ok == self.connections
+        self.tcp_passed() && self.udp_passed()
     }
 
     /// Verified echo throughput in MiB/s.
@@ -133,6 +158,13 @@ pub fn run(options: &Options) -> Result<Report, Failure> {
     server.shutdown(SHUTDOWN_TIMEOUT).map_err(|e| {
         Failure::runtime(format!("the echo server did not shut down: {} sockets not closed", e.unclosed))
     })?;
+
+    let udp_server = UdpEchoServer::start(&npi, loopback, None)
+        .map_err(|e| Failure::runtime(format!("cannot start the UDP echo server on {loopback}: {e}")))?;
+    let udp = udp_round::run(&npi, udp_server.local_addr(), &options.udp);
+    udp_server
+        .shutdown(SHUTDOWN_TIMEOUT)
+        .map_err(|_| Failure::runtime("the UDP echo server did not shut down: its socket did not close"))?;
     drop(npi);
     if let Err((_, (sockets, captures))) = registration.deregister_timeout(SHUTDOWN_TIMEOUT) {
         return Err(Failure::runtime(format!(
@@ -140,6 +172,7 @@ pub fn run(options: &Options) -> Result<Report, Failure> {
         )));
     }
     let server_stats = server.stats();
+    let udp_server_stats = udp_server.stats();
 
     let (client_failures, first_failure) = failures.into_inner().unwrap_or_else(|e| e.into_inner());
     Ok(Report {
@@ -151,6 +184,8 @@ pub fn run(options: &Options) -> Result<Report, Failure> {
         server: server_stats,
         client_failures,
         first_failure,
+        udp,
+        udp_server: udp_server_stats,
     })
 }
 
@@ -279,12 +314,21 @@ mod tests {
 
     #[test]
     fn a_small_run_verifies_every_byte() {
-        let options = Options { connections: 3, bytes_per_connection: 200_001, concurrency: 8, progress: false };
+        let options = Options {
+            connections: 3,
+            bytes_per_connection: 200_001,
+            concurrency: 8,
+            progress: false,
+            udp: udp_round::Options { clients: 2, datagrams: 50 },
+        };
         let report = run(&options).expect("the demo runs");
         assert!(report.passed(), "{report:?}");
         assert_eq!(report.bytes_verified, 600_003);
         assert_eq!(report.server.connections, 3);
         assert_eq!(report.server.bytes_echoed, 600_003);
+        assert_eq!(report.udp.verified, 100);
+        assert_eq!(report.udp_server.datagrams_echoed, 100 + report.udp.retransmitted);
+        assert_eq!(report.udp_server.received, report.udp_server.datagrams_echoed);
     }
 
     #[test]
@@ -298,8 +342,14 @@ mod tests {
             server: EchoStats::default(),
             client_failures: 0,
             first_failure: None,
+            udp: udp_round::Report { expected: 4, verified: 4, bytes_verified: 400, ..udp_round::Report::default() },
+            udp_server: UdpEchoStats::default(),
         };
         assert!(good.passed());
+        let lost = udp_round::Report { verified: 3, lost: 1, ..good.udp.clone() };
+        assert!(!Report { udp: lost, ..good.clone() }.passed());
+        let udp_server = UdpEchoStats { errors: 1, ..UdpEchoStats::default() };
+        assert!(!Report { udp_server, ..good.clone() }.passed());
         assert!(!Report { bytes_verified: 19, ..good.clone() }.passed());
         assert!(!Report { connections_ok: 1, ..good.clone() }.passed());
         let server = EchoStats { errors: 1, ..EchoStats::default() };

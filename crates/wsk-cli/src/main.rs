@@ -1,8 +1,11 @@
 //! `wsk`: the command-line face of the user-space Winsock Kernel provider.
 //!
 //! - `wsk demo` runs an event-driven echo server and many verifying clients through
-//!   it, all on the WSK API, and prints a summary.
-//! - `wsk echo --listen ADDR` runs the same echo server in the foreground until Ctrl-C.
+//!   it, all on the WSK API, then a UDP round (the UDP echo server and datagram clients
+//!   verifying every echo), and prints a summary.
+//! - `wsk echo --listen ADDR` runs the same echo server in the foreground until Ctrl-C
+//!   (or SIGTERM, or `--seconds N`); with `--udp` it echoes datagrams instead, with
+//!   `WskReceiveFromEvent` and `WskSendTo`, zero-copy (see [`udp_echo`]).
 //! - `wsk run DRIVER.so` loads a Windows driver rebuilt for Linux, runs it until Ctrl-C or
 //!   `--seconds N`, unloads it and reports what it leaked (see [`run`]).
 //! - `wsk cflags` / `wsk libs` print the compiler and linker flags for driver code;
@@ -19,24 +22,20 @@
 #![warn(missing_docs)]
 
 mod demo;
+mod echo;
 mod echo_server;
 mod pattern;
 mod run;
+mod udp_echo;
+mod udp_round;
 
 use std::fmt;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::mpsc;
-use std::time::Duration;
 
 use clap::error::ErrorKind;
 use clap::{Args, Parser, Subcommand};
-
-use echo_server::{EchoServer, EchoStats};
-
-/// Longest wait for `wsk echo` to close its sockets and deregister after Ctrl-C.
-const ECHO_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Parser)]
 #[command(name = "wsk", version, about = "The Windows Winsock Kernel (WSK) provider in user space")]
@@ -49,7 +48,7 @@ struct Cli {
 enum Command {
     /// Start an echo server, push verified data through it from many clients, print a summary
     Demo(DemoArgs),
-    /// Run the event-driven echo server in the foreground until Ctrl-C
+    /// Run the event-driven echo server (TCP, or UDP with --udp) in the foreground until Ctrl-C or --seconds
     Echo(EchoArgs),
     /// Load a driver (.so exporting DriverEntry), run it until Ctrl-C or --seconds, unload it, report leaks
     #[command(after_help = run::EXIT_CODES)]
@@ -73,6 +72,12 @@ struct DemoArgs {
     /// Connections running at once
     #[arg(long, value_name = "C", default_value_t = 16, value_parser = parse_count)]
     concurrency: u64,
+    /// UDP client sockets of the UDP round, each on its own thread
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = parse_count)]
+    udp_clients: u64,
+    /// Datagrams each UDP client sends and verifies (8 bytes to 16 KiB each)
+    #[arg(long, value_name = "M", default_value_t = 256, value_parser = parse_count)]
+    datagrams_per_client: u64,
     /// Do not draw a progress bar (none is drawn when stderr is not a terminal)
     #[arg(long)]
     no_progress: bool,
@@ -83,6 +88,12 @@ struct EchoArgs {
     /// Address to listen on, e.g. 127.0.0.1:7000, [::1]:7000, or [::]:7000 for IPv6 and IPv4
     #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
     listen: SocketAddr,
+    /// Echo UDP datagrams (WskReceiveFromEvent and WskSendTo) instead of TCP connections
+    #[arg(long)]
+    udp: bool,
+    /// Stop after N seconds (e.g. 10 or 0.5) instead of at Ctrl-C
+    #[arg(long, value_name = "N", value_parser = run::parse_seconds)]
+    seconds: Option<f64>,
 }
 
 /// A failed command: the one line to print and the exit status.
@@ -128,7 +139,7 @@ fn main() -> ExitCode {
     let outcome = parse_args().and_then(|cli| match cli.map(|cli| cli.command) {
         None => Ok(()),
         Some(Command::Demo(args)) => demo(&args),
-        Some(Command::Echo(args)) => echo(&args),
+        Some(Command::Echo(args)) => echo::run(&args),
         Some(Command::Run(args)) => run::run(&args),
         Some(Command::Cflags) => run::print_flags(run::cflags()),
         Some(Command::Libs) => run::print_flags(run::libs()),
@@ -177,6 +188,7 @@ fn demo(args: &DemoArgs) -> Result<(), Failure> {
         bytes_per_connection: args.bytes_per_connection,
         concurrency: args.concurrency,
         progress: !args.no_progress,
+        udp: udp_round::Options { clients: args.udp_clients, datagrams: args.datagrams_per_client },
     };
     let report = demo::run(&options)?;
     print_table(&[
@@ -184,77 +196,59 @@ fn demo(args: &DemoArgs) -> Result<(), Failure> {
         ("bytes echoed", describe_bytes(report.bytes_verified)),
         ("elapsed", format!("{:.3} s", report.elapsed.as_secs_f64())),
         ("throughput", format!("{:.1} MiB/s", report.throughput_mib_s())),
+        ("udp echo", describe_udp_round(&report.udp, report.udp_server.host_drops)),
         ("errors", report.errors().to_string()),
     ]);
     if report.passed() {
         return Ok(());
     }
-    let reason = match &report.first_failure {
-        Some(first) => {
-            format!("{} of {} connections failed; first: {first}", report.client_failures, report.connections)
+    let reason = if !report.tcp_passed() {
+        match &report.first_failure {
+            Some(first) => {
+                format!("{} of {} connections failed; first: {first}", report.client_failures, report.connections)
+            }
+            None if report.server.errors > 0 => format!("the echo server counted {} errors", report.server.errors),
+            None => format!("{} of {} bytes came back verified", report.bytes_verified, report.bytes_expected),
         }
-        None if report.server.errors > 0 => format!("the echo server counted {} errors", report.server.errors),
-        None => format!("{} of {} bytes came back verified", report.bytes_verified, report.bytes_expected),
+    } else {
+        let udp = &report.udp;
+        match &udp.first_failure {
+            Some(first) => {
+                format!("{} of {} UDP clients failed; first: {first}", udp.client_failures, options.udp.clients)
+            }
+            None if report.udp_server.errors > 0 => {
+                format!("the UDP echo server counted {} errors", report.udp_server.errors)
+            }
+            None => format!(
+                "{} of {} datagrams came back verified ({} lost after {} sends each)",
+                udp.verified,
+                udp.expected,
+                udp.lost,
+                udp_round::TRIES
+            ),
+        }
     };
     Err(Failure::runtime(reason))
 }
 
-/// Why `wsk echo` stops.
-enum Stop {
-    Interrupted,
-    ListenerLost,
-}
-
-/// `wsk echo`.
-fn echo(args: &EchoArgs) -> Result<(), Failure> {
-    let (stop_tx, stop_rx) = mpsc::channel();
-    let interrupt = stop_tx.clone();
-    ctrlc::set_handler(move || {
-        let _ = interrupt.send(Stop::Interrupted);
-    })
-    .map_err(|e| Failure::runtime(format!("cannot install the Ctrl-C handler: {e}")))?;
-
-    let registration = wsk::Registration::new().map_err(|s| Failure::runtime(format!("cannot register: {s}")))?;
-    let npi = registration
-        .capture(wsk::Wait::Millis(5_000))
-        .map_err(|s| Failure::runtime(format!("cannot capture the provider NPI: {s}")))?;
-    let lost: echo_server::ListenerLost = Box::new(move || {
-        let _ = stop_tx.send(Stop::ListenerLost);
-    });
-    let server = EchoServer::start(&npi, args.listen, Some(lost))
-        .map_err(|e| Failure::runtime(format!("cannot listen on {}: {e}", args.listen)))?;
-    {
-        let mut stdout = std::io::stdout().lock();
-        let _ = writeln!(stdout, "listening on {}", server.local_addr());
-        let _ = stdout.flush();
+/// The UDP round in one line: `2048 datagrams (2048 verified, 0 lost), 2.3 MiB (...) in
+/// 0.040 s: 51200 datagrams/s, 57.5 MiB/s`, with retransmissions, duplicates and host
+/// drops added when there were any.
+fn describe_udp_round(udp: &udp_round::Report, host_drops: u64) -> String {
+    let mut counts = format!("{} verified, {} lost", udp.verified, udp.lost);
+    for (n, what) in [(udp.retransmitted, "sent again"), (udp.duplicates, "duplicates"), (host_drops, "host drops")] {
+        if n > 0 {
+            counts.push_str(&format!(", {n} {what}"));
+        }
     }
-
-    // Every sender lives as long as the handler or the server: recv fails only if both went.
-    let stop = stop_rx.recv().unwrap_or(Stop::Interrupted);
-    let closed = server.shutdown(ECHO_SHUTDOWN_TIMEOUT);
-    drop(npi);
-    let deregistered = registration.deregister_timeout(ECHO_SHUTDOWN_TIMEOUT);
-    print_echo_stats(&server.stats());
-    if let Err(e) = closed {
-        return Err(Failure::runtime(format!("{} sockets did not close in time", e.unclosed)));
-    }
-    if let Err((_, (sockets, captures))) = deregistered {
-        return Err(Failure::runtime(format!(
-            "deregistration timed out: {sockets} sockets and {captures} NPI captures still open (a leak)"
-        )));
-    }
-    match stop {
-        Stop::Interrupted => Ok(()),
-        Stop::ListenerLost => Err(Failure::runtime("the listening socket failed; the server stopped")),
-    }
-}
-
-fn print_echo_stats(stats: &EchoStats) {
-    print_table(&[
-        ("connections", stats.connections.to_string()),
-        ("bytes echoed", describe_bytes(stats.bytes_echoed)),
-        ("errors", stats.errors.to_string()),
-    ]);
+    format!(
+        "{} datagrams ({counts}), {} in {:.3} s: {:.0} datagrams/s, {:.1} MiB/s",
+        udp.expected,
+        describe_bytes(udp.bytes_verified),
+        udp.elapsed.as_secs_f64(),
+        udp.datagrams_per_second(),
+        udp.mib_per_second()
+    )
 }
 
 /// Prints `label  value` rows, labels padded to one column.

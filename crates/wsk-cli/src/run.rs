@@ -314,7 +314,7 @@ fn copy_headers(from: &Path, to: &Path) -> Result<usize, String> {
 }
 
 /// Parses a non-negative number of seconds (`0`, `1.5`).
-fn parse_seconds(text: &str) -> Result<f64, String> {
+pub fn parse_seconds(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
         Ok(value) if value.is_finite() && value >= 0.0 => Ok(value),
         _ => Err("expected a number of seconds, e.g. 10 or 0.5".to_string()),

@@ -1,9 +1,9 @@
-//! The `wsk` binary as a user runs it: exit statuses, output, and a real TCP client
-//! against `wsk echo`. Every wait is bounded; a child still running when a test ends
-//! is killed.
+//! The `wsk` binary as a user runs it: exit statuses, output, and real TCP and UDP
+//! peers against `wsk echo`. Every wait is bounded; a child still running when a test
+//! ends is killed.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
@@ -68,11 +68,29 @@ impl Running {
 
     /// Sends SIGINT (what Ctrl-C sends).
     fn interrupt(&self) {
+        self.signal("-INT");
+    }
+
+    /// Sends SIGTERM (what service managers send).
+    fn terminate(&self) {
+        self.signal("-TERM");
+    }
+
+    fn signal(&self, which: &str) {
         let status = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
+            .args([which, &self.child.id().to_string()])
             .status()
-            .expect("run kill(1) to send SIGINT");
-        assert!(status.success(), "kill -INT failed");
+            .expect("run kill(1) to send a signal");
+        assert!(status.success(), "kill {which} failed");
+    }
+
+    /// The address of the first line, `listening on ADDR`.
+    fn listening_on(&self) -> SocketAddr {
+        let first = self.next_line(IO_TIMEOUT);
+        first
+            .strip_prefix("listening on ")
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("expected 'listening on ADDR', got {first:?}"))
     }
 }
 
@@ -133,7 +151,18 @@ fn assert_one_line_failure(finished: &Finished, code: i32) -> &str {
 
 #[test]
 fn demo_verifies_every_byte_and_prints_the_summary() {
-    let finished = run(&["demo", "--connections", "8", "--bytes-per-connection", "65536", "--no-progress"]);
+    let finished = run(&[
+        "demo",
+        "--connections",
+        "8",
+        "--bytes-per-connection",
+        "65536",
+        "--udp-clients",
+        "3",
+        "--datagrams-per-client",
+        "40",
+        "--no-progress",
+    ]);
     assert!(finished.status.success(), "status {:?}, stderr {:?}", finished.status, finished.stderr);
     assert!(finished.stderr.is_empty(), "{:?}", finished.stderr);
     let out = &finished.stdout;
@@ -141,7 +170,19 @@ fn demo_verifies_every_byte_and_prints_the_summary() {
     assert_eq!(row(out, "bytes echoed"), "512.0 KiB (524288 bytes)");
     assert!(row(out, "elapsed").ends_with(" s"));
     assert!(row(out, "throughput").ends_with(" MiB/s"));
+    let udp = row(out, "udp echo");
+    assert!(udp.starts_with("120 datagrams (120 verified, 0 lost"), "{udp}");
+    assert!(udp.contains(" datagrams/s, ") && udp.ends_with(" MiB/s"), "{udp}");
     assert_eq!(row(out, "errors"), "0");
+}
+
+#[test]
+fn demo_runs_the_udp_round_by_default() {
+    let finished = run(&["demo", "--connections", "1", "--bytes-per-connection", "1K", "--no-progress"]);
+    assert!(finished.status.success(), "status {:?}, stderr {:?}", finished.status, finished.stderr);
+    let udp = row(&finished.stdout, "udp echo");
+    assert!(udp.starts_with("2048 datagrams (2048 verified, 0 lost"), "{udp}");
+    assert_eq!(row(&finished.stdout, "errors"), "0");
 }
 
 #[test]
@@ -153,8 +194,27 @@ fn a_bad_listen_address_is_a_usage_error() {
 }
 
 #[test]
+fn a_bad_udp_listen_address_is_a_usage_error() {
+    for bad in ["127.0.0.1", "localhost:7000", "[::1]:99999"] {
+        let finished = run(&["echo", "--udp", "--listen", bad]);
+        let line = assert_one_line_failure(&finished, 2);
+        assert!(line.contains(bad), "{line}");
+        assert!(finished.stdout.is_empty());
+    }
+}
+
+#[test]
 fn usage_errors_are_one_line() {
-    for args in [&[][..], &["echo"][..], &["demo", "--connections", "0"][..], &["frobnicate"][..]] {
+    let cases = [
+        &[][..],
+        &["echo"][..],
+        &["echo", "--udp"][..],
+        &["echo", "--listen", "127.0.0.1:0", "--seconds", "-1"][..],
+        &["demo", "--connections", "0"][..],
+        &["demo", "--datagrams-per-client", "0"][..],
+        &["frobnicate"][..],
+    ];
+    for args in cases {
         let finished = run(args);
         assert_one_line_failure(&finished, 2);
     }
@@ -172,13 +232,104 @@ fn an_address_in_use_names_the_status() {
 }
 
 #[test]
+fn a_udp_address_in_use_names_the_status() {
+    let taken = UdpSocket::bind("127.0.0.1:0").expect("bind a port to take");
+    let addr = taken.local_addr().expect("its address").to_string();
+    let finished = run(&["echo", "--udp", "--listen", &addr]);
+    let line = assert_one_line_failure(&finished, 1);
+    assert!(line.contains("STATUS_ADDRESS_ALREADY_ASSOCIATED"), "{line}");
+    assert!(line.contains(&addr), "{line}");
+    assert!(finished.stdout.is_empty(), "{:?}", finished.stdout);
+    drop(taken);
+}
+
+#[test]
+fn echo_seconds_stops_by_itself() {
+    for args in [
+        &["echo", "--listen", "127.0.0.1:0", "--seconds", "0"][..],
+        &["echo", "--udp", "--listen", "[::1]:0", "--seconds", "0"][..],
+    ] {
+        let server = Running::start(args);
+        let addr = server.listening_on();
+        assert_ne!(addr.port(), 0, "the chosen port is printed");
+        let finished = server.finish(RUN_TIMEOUT);
+        assert!(finished.status.success(), "{args:?}: status {:?}, stderr {:?}", finished.status, finished.stderr);
+        assert!(finished.stderr.is_empty(), "{:?}", finished.stderr);
+        assert_eq!(row(&finished.stdout, "errors"), "0");
+    }
+}
+
+/// Sends datagrams of many sizes to `wsk echo --udp` from a std socket bound to `peer`
+/// and checks every echo; returns (datagrams, bytes) sent.
+fn udp_exchange(server: SocketAddr, peer: &str) -> (u64, u64) {
+    let socket = UdpSocket::bind(peer).expect("bind the peer");
+    socket.set_read_timeout(Some(IO_TIMEOUT)).expect("read timeout");
+    let mut buf = vec![0u8; 65_536];
+    let (mut datagrams, mut bytes) = (0, 0);
+    for len in [0usize, 1, 7, 512, 1472, 1473, 8192, 65_507] {
+        let payload: Vec<u8> = (0..len).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 ^ len as u8).collect();
+        socket.send_to(&payload, server).expect("send");
+        // One datagram at a time on loopback: a wait that times out fails the test (UDP
+        // on loopback does not drop a lone datagram).
+        let (n, from) = socket.recv_from(&mut buf).expect("the echo");
+        assert_eq!(from, server, "the echo comes from the server's address");
+        assert_eq!(n, len);
+        assert!(buf[..n] == payload[..], "the echo of {len} bytes differs");
+        datagrams += 1;
+        bytes += len as u64;
+    }
+    (datagrams, bytes)
+}
+
+#[test]
+fn udp_echo_serves_a_std_peer_on_ipv4_until_interrupted() {
+    let server = Running::start(&["echo", "--udp", "--listen", "127.0.0.1:0"]);
+    let addr = server.listening_on();
+    assert!(addr.is_ipv4() && addr.port() != 0, "{addr}");
+    let (datagrams, bytes) = udp_exchange(addr, "127.0.0.1:0");
+
+    server.interrupt();
+    let finished = server.finish(RUN_TIMEOUT);
+    assert!(finished.status.success(), "status {:?}, stderr {:?}", finished.status, finished.stderr);
+    assert!(finished.stderr.is_empty(), "{:?}", finished.stderr);
+    let out = &finished.stdout;
+    assert_eq!(row(out, "datagrams"), format!("{datagrams} echoed ({datagrams} received)"));
+    assert!(row(out, "bytes echoed").ends_with(&format!("({bytes} bytes)")), "{out:?}");
+    assert_eq!(row(out, "host drops"), "0");
+    assert_eq!(row(out, "errors"), "0");
+}
+
+#[test]
+fn udp_echo_serves_a_std_peer_on_ipv6_until_terminated() {
+    let server = Running::start(&["echo", "--udp", "--listen", "[::1]:0", "--seconds", "600"]);
+    let addr = server.listening_on();
+    assert!(addr.is_ipv6() && addr.port() != 0, "{addr}");
+    let (datagrams, _) = udp_exchange(addr, "[::1]:0");
+
+    server.terminate();
+    let finished = server.finish(RUN_TIMEOUT);
+    assert!(finished.status.success(), "status {:?}, stderr {:?}", finished.status, finished.stderr);
+    assert!(finished.stderr.is_empty(), "{:?}", finished.stderr);
+    assert_eq!(row(&finished.stdout, "datagrams"), format!("{datagrams} echoed ({datagrams} received)"));
+    assert_eq!(row(&finished.stdout, "errors"), "0");
+}
+
+#[test]
+fn udp_echo_on_the_ipv6_wildcard_answers_ipv4_too() {
+    let server = Running::start(&["echo", "--udp", "--listen", "[::]:0"]);
+    let addr = server.listening_on();
+    udp_exchange(SocketAddr::from(([127, 0, 0, 1], addr.port())), "127.0.0.1:0");
+    udp_exchange(SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port())), "[::1]:0");
+    server.interrupt();
+    let finished = server.finish(RUN_TIMEOUT);
+    assert!(finished.status.success(), "status {:?}, stderr {:?}", finished.status, finished.stderr);
+    assert_eq!(row(&finished.stdout, "errors"), "0");
+}
+
+#[test]
 fn echo_serves_a_std_client_until_interrupted() {
     let server = Running::start(&["echo", "--listen", "127.0.0.1:0"]);
-    let first = server.next_line(IO_TIMEOUT);
-    let addr: SocketAddr = first
-        .strip_prefix("listening on ")
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("expected 'listening on ADDR', got {first:?}"));
+    let addr = server.listening_on();
 
     let mut stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT).expect("connect");
     stream.set_read_timeout(Some(IO_TIMEOUT)).expect("read timeout");

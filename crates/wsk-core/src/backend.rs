@@ -44,6 +44,30 @@ pub struct ListenOptions {
     pub options: Vec<SockOpt>,
 }
 
+impl ListenOptions {
+    /// Keeps `option` for the bind to come (one value per option name, the last wins).
+    pub fn set(&mut self, option: SockOpt) {
+        match option {
+            SockOpt::V6Only(on) => self.v6_only = on,
+            SockOpt::ReuseAddress(on) => self.reuse_address = on,
+            other => {
+                self.options.retain(|o| o.name() != other.name() || o.name().is_none());
+                self.options.push(other);
+            }
+        }
+    }
+
+    /// The value kept for `name`, if the client set one (`IPV6_V6ONLY` and `SO_REUSEADDR`
+    /// always have one).
+    pub fn get(&self, name: OptName) -> Option<SockOpt> {
+        match name {
+            OptName::V6Only => Some(SockOpt::V6Only(self.v6_only)),
+            OptName::ReuseAddress => Some(SockOpt::ReuseAddress(self.reuse_address)),
+            _ => self.options.iter().rev().find(|o| o.name() == Some(name)).copied(),
+        }
+    }
+}
+
 impl Default for ListenOptions {
     fn default() -> Self {
         ListenOptions { v6_only: true, reuse_address: false, backlog: 1024, options: Vec::new() }
@@ -61,6 +85,22 @@ pub trait Backend: Send + Sync + 'static {
     fn udp_socket(&self, family_of: &SocketAddr) -> io::Result<Box<dyn UdpSocket>> {
         let _ = family_of;
         Err(io::ErrorKind::Unsupported.into())
+    }
+    /// Creates a TCP socket of `addr`'s family with `options` (`IPV6_V6ONLY`,
+    /// `SO_REUSEADDR`, the further options in order; not the backlog) and binds it to `addr`: a stream socket's
+    /// `WskBind`, which learns at once that an address is in use. The socket then either
+    /// listens ([`TcpStream::listen`]) or connects.
+    ///
+    /// The default creates the socket with [`Backend::tcp_socket`] and binds it, which
+    /// honours only the default options (IPv6-only, no address reuse, nothing else);
+    /// other options are `Unsupported` there.
+    fn tcp_bind(&self, addr: SocketAddr, options: &ListenOptions) -> io::Result<Box<dyn TcpStream>> {
+        if options.reuse_address || (addr.is_ipv6() && !options.v6_only) || !options.options.is_empty() {
+            return Err(io::ErrorKind::Unsupported.into());
+        }
+        let socket = self.tcp_socket(&addr)?;
+        socket.bind(addr)?;
+        Ok(socket)
     }
     /// Waits for readiness of registered sockets (or a wake-up) for at most `timeout`,
     /// appending what it saw to `events`. Called by one thread only.
@@ -102,12 +142,19 @@ pub trait Backend: Send + Sync + 'static {
     }
 }
 
-/// A host socket that only carries options (a WSK basic socket).
+/// What every host socket carries: standard options. A WSK basic socket is only this;
+/// the other socket traits extend it. The defaults refuse with `Unsupported`.
 pub trait OptionSocket: Send + Sync {
-    /// Sets a standard socket option.
-    fn set_option(&self, option: &SockOpt) -> io::Result<()>;
-    /// Reads a standard socket option.
-    fn get_option(&self, name: OptName) -> io::Result<SockOpt>;
+    /// Sets a standard socket option on the host socket.
+    fn set_option(&self, option: &SockOpt) -> io::Result<()> {
+        let _ = option;
+        Err(io::ErrorKind::Unsupported.into())
+    }
+    /// Reads a standard socket option of the host socket.
+    fn get_option(&self, name: OptName) -> io::Result<SockOpt> {
+        let _ = name;
+        Err(io::ErrorKind::Unsupported.into())
+    }
 }
 
 /// Notifications of changes to the host's addresses.
@@ -119,7 +166,7 @@ pub trait AddressWatch: Send + Sync {
 }
 
 /// A listening TCP socket.
-pub trait TcpListener: Send + Sync {
+pub trait TcpListener: OptionSocket {
     /// Starts readiness reports under `token`.
     fn register(&self, token: Token) -> io::Result<()>;
     /// Accepts one waiting connection (unregistered), with the peer's address.
@@ -128,16 +175,6 @@ pub trait TcpListener: Send + Sync {
     fn local_addr(&self) -> io::Result<SocketAddr>;
     /// The host file descriptor, for diagnostics.
     fn raw_fd(&self) -> i32;
-    /// Sets a standard socket option on the host socket.
-    fn set_option(&self, option: &SockOpt) -> io::Result<()> {
-        let _ = option;
-        Err(io::ErrorKind::Unsupported.into())
-    }
-    /// Reads a standard socket option of the host socket.
-    fn get_option(&self, name: OptName) -> io::Result<SockOpt> {
-        let _ = name;
-        Err(io::ErrorKind::Unsupported.into())
-    }
 }
 
 /// Host-side state of a TCP connection, as far as the provider needs it.
@@ -154,12 +191,13 @@ pub struct TcpInfo {
 }
 
 /// A TCP socket: created unbound, then bound, connected, or accepted.
-pub trait TcpStream: Send + Sync {
+pub trait TcpStream: OptionSocket {
     /// Binds to a local address.
     fn bind(&self, addr: SocketAddr) -> io::Result<()>;
     /// Starts a non-blocking connect; `Ok` or `WouldBlock` (in progress: wait for writable, then `take_error`).
     fn connect(&self, addr: SocketAddr) -> io::Result<()>;
-    /// Starts readiness reports under `token`.
+    /// Starts readiness reports under `token`; a socket already registered moves to `token`
+    /// (a connection held under its listener's token until it is delivered).
     fn register(&self, token: Token) -> io::Result<()>;
     /// Reads what is there.
     fn read(&self, buf: &mut [u8]) -> io::Result<usize>;
@@ -186,14 +224,11 @@ pub trait TcpStream: Send + Sync {
     }
     /// The host file descriptor, for diagnostics.
     fn raw_fd(&self) -> i32;
-    /// Sets a standard socket option on the host socket.
-    fn set_option(&self, option: &SockOpt) -> io::Result<()> {
-        let _ = option;
-        Err(io::ErrorKind::Unsupported.into())
-    }
-    /// Reads a standard socket option of the host socket.
-    fn get_option(&self, name: OptName) -> io::Result<SockOpt> {
-        let _ = name;
+    /// Starts listening on this bound socket with an accept queue of `backlog` (a stream
+    /// socket's `WskListen`); the returned listener is the socket from now on. On failure
+    /// this socket is unchanged. The default is `Unsupported`.
+    fn listen(&self, backlog: u32) -> io::Result<Box<dyn TcpListener>> {
+        let _ = backlog;
         Err(io::ErrorKind::Unsupported.into())
     }
 }
@@ -223,7 +258,7 @@ pub struct Datagram {
 /// A UDP socket: created unbound, then bound; optionally connected (a fixed peer).
 ///
 /// Sends take the whole datagram or nothing; a receive takes one datagram.
-pub trait UdpSocket: Send + Sync {
+pub trait UdpSocket: OptionSocket {
     /// Binds to a local address.
     fn bind(&self, addr: SocketAddr) -> io::Result<()>;
     /// Starts readiness reports under `token`.
@@ -252,14 +287,4 @@ pub trait UdpSocket: Send + Sync {
     fn take_error(&self) -> io::Result<Option<io::Error>>;
     /// The host file descriptor, for diagnostics.
     fn raw_fd(&self) -> i32;
-    /// Sets a standard socket option on the host socket (`SO_BROADCAST`, memberships, ...).
-    fn set_option(&self, option: &SockOpt) -> io::Result<()> {
-        let _ = option;
-        Err(io::ErrorKind::Unsupported.into())
-    }
-    /// Reads a standard socket option of the host socket.
-    fn get_option(&self, name: OptName) -> io::Result<SockOpt> {
-        let _ = name;
-        Err(io::ErrorKind::Unsupported.into())
-    }
 }

@@ -24,7 +24,6 @@ use mio::{Events, Interest, Poll, Registry, Waker};
 use socket2::SockRef;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use wsk_core::backend::{self, ListenOptions, Readiness, TcpInfo, Token};
-use wsk_core::option::{OptName, SockOpt};
 use wsk_core::resolve::{AddrHints, NameInfo, NameInfoFlags, ResolvedAddr};
 
 /// The token reserved for the wake-up handle.
@@ -62,20 +61,7 @@ fn domain_of(addr: &SocketAddr) -> Domain {
 
 impl backend::Backend for HostBackend {
     fn tcp_listen(&self, addr: SocketAddr, options: &ListenOptions) -> io::Result<Box<dyn backend::TcpListener>> {
-        let socket = Socket::new(domain_of(&addr), Type::STREAM.nonblocking().cloexec(), Some(Protocol::TCP))?;
-        if addr.is_ipv6() {
-            socket.set_only_v6(options.v6_only)?;
-        }
-        if options.reuse_address {
-            socket.set_reuse_address(true)?;
-        }
-        for option in &options.options {
-            option::set(SockRef::from(&socket), option)?;
-        }
-        socket.bind(&SockAddr::from(addr))?;
-        socket.listen(options.backlog.min(i32::MAX as u32) as i32)?;
-        let listener = mio::net::TcpListener::from_std(std::net::TcpListener::from(socket));
-        Ok(Box::new(HostListener { io: listener, registry: Arc::clone(&self.registry), registered: OnceLock::new() }))
+        backend::Backend::tcp_bind(self, addr, options)?.listen(options.backlog)
     }
 
     fn tcp_socket(&self, family_of: &SocketAddr) -> io::Result<Box<dyn backend::TcpStream>> {
@@ -89,6 +75,21 @@ impl backend::Backend for HostBackend {
 
     fn udp_socket(&self, family_of: &SocketAddr) -> io::Result<Box<dyn backend::UdpSocket>> {
         Ok(Box::new(udp::HostUdp::new(family_of, Arc::clone(&self.registry))?))
+    }
+
+    fn tcp_bind(&self, addr: SocketAddr, options: &ListenOptions) -> io::Result<Box<dyn backend::TcpStream>> {
+        let socket = Socket::new(domain_of(&addr), Type::STREAM.nonblocking().cloexec(), Some(Protocol::TCP))?;
+        if addr.is_ipv6() {
+            socket.set_only_v6(options.v6_only)?;
+        }
+        if options.reuse_address {
+            socket.set_reuse_address(true)?;
+        }
+        for option in &options.options {
+            option::set(SockRef::from(&socket), option)?;
+        }
+        socket.bind(&SockAddr::from(addr))?;
+        Ok(Box::new(HostStream::new(socket, Arc::clone(&self.registry))))
     }
 
     fn poll(&self, out: &mut Vec<(Token, Readiness)>, timeout: Option<Duration>) -> io::Result<()> {
@@ -151,15 +152,7 @@ impl backend::Backend for HostBackend {
 /// A basic socket: a host socket that is never bound, for options only.
 struct HostBasic(Socket);
 
-impl backend::OptionSocket for HostBasic {
-    fn set_option(&self, opt: &SockOpt) -> io::Result<()> {
-        option::set(SockRef::from(&self.0), opt)
-    }
-
-    fn get_option(&self, name: OptName) -> io::Result<SockOpt> {
-        option::get(SockRef::from(&self.0), name)
-    }
-}
+option::option_socket!(HostBasic, 0);
 
 struct HostListener {
     io: mio::net::TcpListener,
@@ -188,15 +181,9 @@ impl backend::TcpListener for HostListener {
     fn raw_fd(&self) -> i32 {
         self.io.as_raw_fd()
     }
-
-    fn set_option(&self, opt: &SockOpt) -> io::Result<()> {
-        option::set(SockRef::from(&self.io), opt)
-    }
-
-    fn get_option(&self, name: OptName) -> io::Result<SockOpt> {
-        option::get(SockRef::from(&self.io), name)
-    }
 }
+
+option::option_socket!(HostListener, io);
 
 impl Drop for HostListener {
     fn drop(&mut self) {
@@ -233,7 +220,13 @@ impl backend::TcpStream for HostStream {
 
     fn register(&self, token: Token) -> io::Result<()> {
         let mut source = mio::unix::SourceFd(&self.socket.as_raw_fd());
-        self.registry.register(&mut source, mio::Token(token), Interest::READABLE | Interest::WRITABLE)?;
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        if self.registered.get().is_some() {
+            // Moving to another token (EPOLL_CTL_MOD) re-arms it: a socket already ready
+            // reports so at once under its new token.
+            return self.registry.reregister(&mut source, mio::Token(token), interest);
+        }
+        self.registry.register(&mut source, mio::Token(token), interest)?;
         let _ = self.registered.set(());
         Ok(())
     }
@@ -305,18 +298,22 @@ impl backend::TcpStream for HostStream {
         self.socket.as_raw_fd()
     }
 
-    fn set_option(&self, opt: &SockOpt) -> io::Result<()> {
-        option::set(SockRef::from(&self.socket), opt)
-    }
-
     fn set_silent(&self) -> io::Result<()> {
         option::set_repair(&self.socket)
     }
 
-    fn get_option(&self, name: OptName) -> io::Result<SockOpt> {
-        option::get(SockRef::from(&self.socket), name)
+    fn listen(&self, backlog: u32) -> io::Result<Box<dyn backend::TcpListener>> {
+        // The listener gets its own descriptor of the same socket, so this stream (dropped
+        // by the caller once listening) closing its descriptor leaves the socket open
+        // (`F_DUPFD_CLOEXEC`: close-on-exec like every descriptor here).
+        let socket = self.socket.try_clone()?;
+        socket.listen(backlog.min(i32::MAX as u32) as i32)?;
+        let listener = mio::net::TcpListener::from_std(std::net::TcpListener::from(socket));
+        Ok(Box::new(HostListener { io: listener, registry: Arc::clone(&self.registry), registered: OnceLock::new() }))
     }
 }
+
+option::option_socket!(HostStream, socket);
 
 impl Drop for HostStream {
     fn drop(&mut self) {

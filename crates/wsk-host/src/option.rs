@@ -84,6 +84,23 @@ fn linux_name(name: OptName, v6: bool, listening: bool) -> io::Result<(libc::c_i
     })
 }
 
+/// Implements `OptionSocket` for a host socket type through its field holding the socket
+/// (anything `socket2::SockRef` takes).
+macro_rules! option_socket {
+    ($ty:ty, $field:tt) => {
+        impl wsk_core::backend::OptionSocket for $ty {
+            fn set_option(&self, option: &wsk_core::option::SockOpt) -> std::io::Result<()> {
+                $crate::option::set(socket2::SockRef::from(&self.$field), option)
+            }
+
+            fn get_option(&self, name: wsk_core::option::OptName) -> std::io::Result<wsk_core::option::SockOpt> {
+                $crate::option::get(socket2::SockRef::from(&self.$field), name)
+            }
+        }
+    };
+}
+pub(crate) use option_socket;
+
 /// Queue length given to `TCP_FASTOPEN` on a listener when the client turns it on.
 const FASTOPEN_QUEUE: libc::c_int = 64;
 

@@ -31,10 +31,9 @@ use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use mio::{Interest, Registry};
-use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, Type};
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use wsk_core::backend::{self, Datagram, Token};
 use wsk_core::cmsg::ControlMessage;
-use wsk_core::option::{OptName, SockOpt};
 
 /// Bytes of host control data per datagram: room for every cmsg the socket enables.
 const CONTROL_SIZE: usize = 256;
@@ -227,15 +226,9 @@ impl backend::UdpSocket for HostUdp {
     fn raw_fd(&self) -> i32 {
         self.fd()
     }
-
-    fn set_option(&self, option: &SockOpt) -> io::Result<()> {
-        crate::option::set(SockRef::from(&self.socket), option)
-    }
-
-    fn get_option(&self, name: OptName) -> io::Result<SockOpt> {
-        crate::option::get(SockRef::from(&self.socket), name)
-    }
 }
+
+crate::option::option_socket!(HostUdp, socket);
 
 impl Drop for HostUdp {
     fn drop(&mut self) {

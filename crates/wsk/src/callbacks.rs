@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crate::datagram_indication::DatagramIndication;
 use crate::indication::DataIndication;
-use crate::socket::ConnectionSocket;
+use crate::socket::{ConnectionSocket, InspectAction, InspectId, InspectRequest};
 
 /// Flags the provider passes to an event callback (`WSK_FLAG_*` event flags).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -98,6 +98,23 @@ pub trait ListenEvents: Send + Sync + 'static {
     /// `WskAcceptEvent`. `None` (a NULL `AcceptSocket`) means the listening socket stopped
     /// working; it is delivered exactly once, and the client should close the listener.
     fn on_accept(&self, accepted: Option<Accepted>) -> AcceptOutcome;
+
+    /// `WskInspectEvent`, with conditional accept on (`set_conditional_accept`): an
+    /// incoming connection to accept, reject (the peer gets a reset) or pend (decide later
+    /// with `inspect_complete`). Called for every incoming connection; cannot be
+    /// disabled. `None` (a NULL `InspectID`) means the listening socket stopped working;
+    /// it is delivered once. The default accepts.
+    fn on_inspect(&self, request: Option<InspectRequest>) -> InspectAction {
+        let _ = request;
+        InspectAction::Accept
+    }
+
+    /// `WskAbortEvent`, with conditional accept on: the peer reset a connection that was
+    /// inspected and not yet delivered (pended, or accepted and waiting for a `WskAccept`
+    /// or `WskAcceptEvent`). It will never be delivered. Cannot be disabled.
+    fn on_abort(&self, id: InspectId) {
+        let _ = id;
+    }
 }
 
 /// What a `WskReceiveFromEvent` callback did with the datagrams it was shown.

@@ -11,6 +11,8 @@
 //! | `WskRegister` / `WskDeregister` | [`Registration::new`] / [`Registration::deregister`] |
 //! | `WskCaptureProviderNPI` / `WskReleaseProviderNPI` | [`Registration::capture`] / dropping the [`ProviderNpi`] |
 //! | `WskSocket` (listen / connection), `WskSocketConnect` | [`ProviderNpi::listen_socket`], [`ProviderNpi::connection_socket`], [`ProviderNpi::socket_connect`] |
+//! | `WskSocket` (stream) | [`ProviderNpi::stream_socket`]: a [`StreamSocket`], committed by `listen` or `connect` |
+//! | conditional accept (`WskInspectEvent`, `WskAbortEvent`, `WskInspectComplete`) | [`ListenSocket::set_conditional_accept`], [`ListenEvents::on_inspect`], [`ListenSocket::inspect_complete`] |
 //! | provider dispatch tables | methods of [`ListenSocket`] and [`ConnectionSocket`] |
 //! | an IRP and its completion routine | an [`Op`] future, or a `*_then` completion closure |
 //! | `IoCancelIrp` | [`Op::cancel`] |
@@ -85,6 +87,7 @@ pub use socket::{
     BasicSocket, ConnectionSocket, ConnectionStats, ListenSocket, SocketControl, DEFAULT_RECEIVE_BACKLOG,
 };
 pub use socket::{DatagramSocket, DatagramStats, ReceiveFromInfo, ReceivedDatagram};
+pub use socket::{InspectAction, InspectId, InspectRequest, StreamRole, StreamSocket};
 pub use wsk_core::cmsg::{self, ControlMessage};
 pub use wsk_core::option::{Membership, OptName, SockOpt};
 pub use wsk_core::status::NtStatus;

@@ -17,8 +17,7 @@ use crate::callbacks::DatagramEvents;
 use crate::callbacks::{ConnectionEvents, ListenEvents};
 use crate::op::{Op, Result};
 use crate::provider::{lock, Provider};
-use crate::socket::DatagramSocket;
-use crate::socket::{BasicSocket, ConnectionSocket, ListenSocket};
+use crate::socket::{BasicSocket, ConnectionSocket, DatagramSocket, ListenSocket, StreamSocket};
 
 #[derive(Default)]
 pub(crate) struct RegState {
@@ -316,6 +315,19 @@ impl ProviderNpi {
         events: Option<Arc<dyn ConnectionEvents>>,
     ) -> Op<ConnectionSocket> {
         Op::ready(ConnectionSocket::create(&self.reg, family_of, events))
+    }
+
+    /// `WskSocket` for a stream socket (`WSK_FLAG_STREAM_SOCKET`, TCP) of the family of
+    /// `family_of`: created with no role; `bind` then `listen` commits it to listening
+    /// (callbacks `listen_events`, the `Listen` table of `WSK_CLIENT_STREAM_DISPATCH`),
+    /// `connect` to connecting (`connection_events`, the `Connect` table).
+    pub fn stream_socket(
+        &self,
+        family_of: SocketAddr,
+        listen_events: Option<Arc<dyn ListenEvents>>,
+        connection_events: Option<Arc<dyn ConnectionEvents>>,
+    ) -> Op<StreamSocket> {
+        Op::ready(StreamSocket::create(&self.reg, family_of, listen_events, connection_events))
     }
 
     /// `WskSocketConnect`: creates a connection-oriented socket, binds it to `local`

@@ -960,6 +960,15 @@ impl wsk::backend::Backend for BreakingUdp {
     }
 }
 
+impl wsk::backend::OptionSocket for BreakableSocket {
+    fn set_option(&self, option: &wsk::SockOpt) -> std::io::Result<()> {
+        self.inner.set_option(option)
+    }
+    fn get_option(&self, name: wsk::OptName) -> std::io::Result<wsk::SockOpt> {
+        self.inner.get_option(name)
+    }
+}
+
 impl wsk::backend::UdpSocket for BreakableSocket {
     fn bind(&self, addr: SocketAddr) -> std::io::Result<()> {
         self.inner.bind(addr)

@@ -5,7 +5,7 @@ use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use wsk::backend::{Backend, ListenOptions, Readiness, TcpInfo, TcpListener, TcpStream, Token};
+use wsk::backend::{Backend, ListenOptions, OptionSocket, Readiness, TcpInfo, TcpListener, TcpStream, Token};
 use wsk::NtStatus;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -33,6 +33,15 @@ impl Backend for FailingConnect {
     }
     fn wake(&self) {
         self.host.wake()
+    }
+}
+
+impl OptionSocket for Stream {
+    fn set_option(&self, option: &wsk::SockOpt) -> io::Result<()> {
+        self.inner.set_option(option)
+    }
+    fn get_option(&self, name: wsk::OptName) -> io::Result<wsk::SockOpt> {
+        self.inner.get_option(name)
     }
 }
 
@@ -130,6 +139,15 @@ impl Backend for ShortOfDescriptors {
     }
     fn wake(&self) {
         self.host.wake()
+    }
+}
+
+impl OptionSocket for Listener {
+    fn set_option(&self, option: &wsk::SockOpt) -> io::Result<()> {
+        self.inner.set_option(option)
+    }
+    fn get_option(&self, name: wsk::OptName) -> io::Result<wsk::SockOpt> {
+        self.inner.get_option(name)
     }
 }
 

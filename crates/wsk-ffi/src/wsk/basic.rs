@@ -64,8 +64,9 @@ pub unsafe extern "C" fn close_socket(Socket: *mut WSK_SOCKET, Irp: *mut IRP) ->
     })
 }
 
-/// `WskBind` of a listening socket (binds and starts listening) or a connection-oriented
-/// one (required before `WskConnect`).
+/// `WskBind` of a listening socket (binds and starts listening), a connection-oriented
+/// one (required before `WskConnect`) or a stream socket (required before `WskListen`
+/// and `WskConnect`).
 pub unsafe extern "C" fn bind(
     Socket: *mut WSK_SOCKET,
     LocalAddress: *mut SOCKADDR,
@@ -88,6 +89,7 @@ pub unsafe extern "C" fn bind(
                 Socket::Listen(l) => l.bind(addr),
                 Socket::Connection(c) => c.bind(addr),
                 Socket::Datagram(d) => d.bind(addr),
+                Socket::Stream(s) => s.bind(addr),
                 Socket::Basic(_) => return irp.fail(STATUS_INVALID_DEVICE_REQUEST),
             };
             let inline = Inline::new();
@@ -119,6 +121,7 @@ pub unsafe extern "C" fn get_local_address(
                 Socket::Listen(l) => l.local_addr(),
                 Socket::Connection(c) => c.local_addr(),
                 Socket::Datagram(d) => d.local_addr(),
+                Socket::Stream(s) => s.local_addr(),
                 Socket::Basic(_) => return irp.fail(STATUS_INVALID_DEVICE_REQUEST),
             };
             match addr {

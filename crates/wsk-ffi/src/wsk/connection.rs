@@ -1,16 +1,20 @@
 //! `WSK_PROVIDER_CONNECTION_DISPATCH`: WskConnect, WskGetRemoteAddress, WskSend,
-//! WskReceive, WskDisconnect, WskRelease, WskConnectEx, WskSendEx, WskReceiveEx.
+//! WskReceive, WskDisconnect, WskRelease, WskConnectEx, WskSendEx, WskReceiveEx. The
+//! stream table shares them: they also act on a stream socket committed to connecting,
+//! and WskConnect/WskConnectEx commit one ([`crate::wsk::stream`]).
 
 use crate::abi::{CMSGHDR, IRP, NTSTATUS, SOCKADDR, WSK_BUF, WSK_DATA_INDICATION, WSK_SOCKET};
 use crate::guard::guard_status;
-use crate::status::{STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED};
+use crate::status::{STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED, STATUS_SUCCESS};
 use crate::wsk::buffers::{address_arg, write_sockaddr, Regions};
-use crate::wsk::handle::{self, Category, Socket};
+use crate::wsk::handle;
 use crate::wsk::irp::Inline;
 use crate::wsk::irp::Irp as IrpRef;
-use crate::wsk::{events, socket_for, status_of, with_irp};
+use crate::wsk::stream::{as_connection, with_connector};
+use crate::wsk::{events, status_of, with_irp};
 
-/// Looks up a connection socket for `f`; completes the IRP on failure.
+/// Looks up a connection socket (or a stream socket committed to connecting) for `f`;
+/// completes the IRP on failure.
 #[inline]
 unsafe fn with_connection(
     irp: *mut IRP,
@@ -20,12 +24,14 @@ unsafe fn with_connection(
     // SAFETY: the caller upholds this function's contract (see its docs).
     unsafe {
         with_irp(irp, |irp| {
-            let (irp, sock) = match socket_for(irp, s, Category::Connection) {
-                Ok(x) => x,
-                Err(st) => return st,
+            let sock = match handle::get(s) {
+                Ok(sock) => sock,
+                Err(e) => return irp.fail(e),
             };
-            let Socket::Connection(c) = &sock.socket else { unreachable!("category checked") };
-            f(irp, c)
+            match as_connection(&sock.socket) {
+                Ok(c) => f(irp, &c),
+                Err(e) => irp.fail(e),
+            }
         })
     }
 }
@@ -40,7 +46,7 @@ pub unsafe extern "C" fn connect(
     // SAFETY: the caller passes WskConnect's arguments under the WSK contract; each pointer
     // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
     guard_status("WskConnect", || unsafe {
-        with_connection(Irp, Socket, |irp, c| {
+        with_connector(Irp, Socket, |irp, c| {
             let addr = match address_arg(Flags, RemoteAddress) {
                 Ok(a) => a,
                 Err(e) => return irp.fail(e),
@@ -64,7 +70,7 @@ pub unsafe extern "C" fn connect_ex(
     // SAFETY: the caller passes WskConnectEx's arguments under the WSK contract; each pointer
     // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
     guard_status("WskConnectEx", || unsafe {
-        with_connection(Irp, Socket, |irp, c| {
+        with_connector(Irp, Socket, |irp, c| {
             let addr = match address_arg(Flags, RemoteAddress) {
                 Ok(a) => a,
                 Err(e) => return irp.fail(e),
@@ -199,9 +205,9 @@ pub unsafe extern "C" fn disconnect(
 
 /// `WskRelease` of a data indication list (any element or sub-chain of a retained chain).
 pub unsafe extern "C" fn release(Socket: *mut WSK_SOCKET, DataIndication: *mut WSK_DATA_INDICATION) -> NTSTATUS {
-    guard_status("WskRelease", || match handle::get_as(Socket, Category::Connection) {
+    guard_status("WskRelease", || match handle::get(Socket).and_then(|s| as_connection(&s.socket).map(|_| ())) {
         // SAFETY: `release` checks the pointer against the retained set before using it.
-        Ok(_) => unsafe { events::release(DataIndication) },
+        Ok(()) => unsafe { events::release(DataIndication) },
         Err(e) => e,
     })
 }
@@ -217,10 +223,24 @@ pub unsafe extern "C" fn send_ex(
     Irp: *mut IRP,
 ) -> NTSTATUS {
     if ControlInfoLength != 0 || !ControlInfo.is_null() {
-        // A length without a buffer is malformed; real control data is not offered yet.
-        let status = if ControlInfo.is_null() { STATUS_INVALID_PARAMETER } else { STATUS_NOT_SUPPORTED };
-        // SAFETY: the caller passes WskSendEx's arguments, checked before use.
-        return guard_status("WskSendEx", || unsafe { with_connection(Irp, Socket, |irp, _| irp.fail(status)) });
+        // TCP on Linux carries no per-send control information (the host ignores IP-level
+        // messages on stream sockets): a well-formed message is not supported, a malformed
+        // buffer (or a length without one) is invalid, an empty one is no message at all.
+        let status = if ControlInfo.is_null() {
+            STATUS_INVALID_PARAMETER
+        } else {
+            // SAFETY: the client vouches for ControlInfoLength readable bytes at ControlInfo.
+            let bytes = unsafe { std::slice::from_raw_parts(ControlInfo as *const u8, ControlInfoLength as usize) };
+            match wsk_core::cmsg::parse(bytes) {
+                Ok(messages) if messages.is_empty() => STATUS_SUCCESS,
+                Ok(_) => STATUS_NOT_SUPPORTED,
+                Err(e) => e.0,
+            }
+        };
+        if status != STATUS_SUCCESS {
+            // SAFETY: the caller passes WskSendEx's arguments, checked before use.
+            return guard_status("WskSendEx", || unsafe { with_connection(Irp, Socket, |irp, _| irp.fail(status)) });
+        }
     }
     // SAFETY: the same arguments, WskSend's contract.
     unsafe { send(Socket, Buffer, Flags, Irp) }

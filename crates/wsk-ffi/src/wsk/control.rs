@@ -20,7 +20,8 @@ use wsk_core::option::{OptName, SockOpt};
 
 use crate::abi::{IRP, NTSTATUS, PVOID, SIZE_T, SOCKADDR, SOCKET_ADDRESS, WSK_EXTENSION_CONTROL_IN, WSK_SOCKET};
 use crate::status::{
-    STATUS_BUFFER_OVERFLOW, STATUS_BUFFER_TOO_SMALL, STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED, STATUS_SUCCESS,
+    STATUS_BUFFER_OVERFLOW, STATUS_BUFFER_TOO_SMALL, STATUS_INVALID_DEVICE_REQUEST, STATUS_INVALID_PARAMETER,
+    STATUS_NOT_SUPPORTED, STATUS_SUCCESS,
 };
 use crate::wsk::buffers::write_sockaddr;
 use crate::wsk::handle::{self, Handle, Socket, CALLBACKS_PENDING};
@@ -91,6 +92,25 @@ pub unsafe fn control_socket(
             Ok(s) => s,
             Err(e) => return finish(irp, e, 0),
         };
+        if request > WSK_IOCTL {
+            return finish(irp, STATUS_INVALID_PARAMETER, 0);
+        }
+        // Conditional accept: SO_CONDITIONAL_ACCEPT, SIO_WSK_QUERY_INSPECT_ID.
+        let irp = match crate::wsk::conditional::control(
+            &sock,
+            request,
+            level,
+            code,
+            in_size,
+            in_buf,
+            out_size,
+            out_buf,
+            out_returned,
+            irp,
+        ) {
+            Ok(status) => return status,
+            Err(irp) => irp,
+        };
         let out = Output { size: out_size, buffer: out_buf, returned: out_returned };
         match request {
             WSK_SET_OPTION if (level, code) == (SOL_SOCKET, SO_WSK_EVENT_CALLBACK) => {
@@ -143,6 +163,7 @@ unsafe fn event_callback(sock: Handle, in_size: SIZE_T, in_buf: PVOID, irp: Opti
     // callbacks come from WskAcceptEvent: only WSK_EVENT_ACCEPT is checked there.
     let checked = match &sock.socket {
         Socket::Listen(_) => mask & WSK_EVENT_ACCEPT,
+        Socket::Stream(s) => crate::wsk::stream::checked_events(s, mask),
         _ => mask,
     };
     let missing = sock.missing_events.load(std::sync::atomic::Ordering::Relaxed);
@@ -174,6 +195,7 @@ unsafe fn security_option(
         Socket::Listen(l) => l.local_addr().is_ok(),
         Socket::Connection(c) => c.local_addr().is_ok(),
         Socket::Datagram(d) => d.local_addr().is_ok(),
+        Socket::Stream(s) => s.local_addr().is_ok(),
     };
     const POINTER: usize = std::mem::size_of::<PVOID>();
     if !set {
@@ -221,7 +243,11 @@ unsafe fn ioctl(
             SIO_WSK_QUERY_IDEAL_SEND_BACKLOG | SIO_WSK_QUERY_RECEIVE_BACKLOG => {
                 // The reference (3.4): these require an IRP.
                 let Some(irp) = irp else { return STATUS_INVALID_PARAMETER };
-                let Socket::Connection(c) = &sock.socket else { return irp.fail(STATUS_NOT_SUPPORTED) };
+                let c = match crate::wsk::stream::as_connection(&sock.socket) {
+                    Ok(c) => c,
+                    Err(STATUS_INVALID_DEVICE_REQUEST) => return irp.fail(STATUS_NOT_SUPPORTED),
+                    Err(e) => return irp.fail(e),
+                };
                 let value =
                     if code == SIO_WSK_QUERY_IDEAL_SEND_BACKLOG { c.ideal_send_backlog() } else { c.receive_backlog() };
                 match value.map_err(|e| e.0).and_then(|v| out.write(&v.to_ne_bytes())) {
@@ -231,7 +257,11 @@ unsafe fn ioctl(
             }
             SIO_WSK_SET_TCP_SILENT_MODE => {
                 let Some(irp) = irp else { return STATUS_INVALID_PARAMETER };
-                let Socket::Connection(c) = &sock.socket else { return irp.fail(STATUS_NOT_SUPPORTED) };
+                let c = match crate::wsk::stream::as_connection(&sock.socket) {
+                    Ok(c) => c,
+                    Err(STATUS_INVALID_DEVICE_REQUEST) => return irp.fail(STATUS_NOT_SUPPORTED),
+                    Err(e) => return irp.fail(e),
+                };
                 irp.complete_now(status_of(&c.set_silent_mode()), 0)
             }
             SIO_WSK_SET_REMOTE_ADDRESS | SIO_WSK_SET_SENDTO_ADDRESS => {

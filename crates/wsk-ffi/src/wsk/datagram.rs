@@ -1,7 +1,6 @@
 //! `WSK_PROVIDER_DATAGRAM_DISPATCH`: WskSendTo, WskReceiveFrom, WskRelease (datagram
 //! indication lists), WskSendMessages (WskBind and WskGetLocalAddress are shared:
-//! [`crate::wsk::basic`]); and the stream-only slots (WskBind of a stream socket,
-//! WskListen).
+//! [`crate::wsk::basic`]).
 //!
 //! Over [`wsk_api::DatagramSocket`] (docs/DATAGRAM.md); the C side's choices are in
 //! docs/C_ABI.md ("Datagram sockets"):
@@ -28,7 +27,6 @@ use crate::abi::{
     WSK_DATAGRAM_INDICATION, WSK_SOCKET,
 };
 use crate::guard::guard_status;
-use crate::status::STATUS_INVALID_DEVICE_REQUEST;
 use crate::status::{STATUS_INVALID_PARAMETER, STATUS_NOT_SUPPORTED};
 use crate::wsk::buffers::{read_sockaddr, write_sockaddr, Regions};
 use crate::wsk::datagram_events::CDatagramEvents;
@@ -39,17 +37,6 @@ use crate::wsk::{datagram_events, socket_for, status_of, tables, with_irp};
 
 /// Longest `WSK_BUF_LIST` taken by `WskSendMessages` (a longer one is taken for a cycle).
 const MAX_LIST: usize = 1 << 16;
-
-/// A socket of another category than datagram/stream: the IRP completes with the answer.
-unsafe fn not_this_category(s: *mut WSK_SOCKET, irp: *mut IRP) -> NTSTATUS {
-    // SAFETY: the caller upholds this function's contract (see its docs).
-    unsafe {
-        with_irp(irp, |irp| match handle::get(s) {
-            Ok(_) => irp.fail(STATUS_INVALID_DEVICE_REQUEST),
-            Err(e) => irp.fail(e),
-        })
-    }
-}
 
 /// Looks up a datagram socket for `f`; completes the IRP on failure.
 #[inline]
@@ -337,24 +324,4 @@ pub unsafe extern "C" fn send_messages(
             }
         })
     })
-}
-
-/// `WskBind` of a stream socket.
-pub unsafe extern "C" fn stream_bind(
-    Socket: *mut WSK_SOCKET,
-    LocalAddress: *mut SOCKADDR,
-    Flags: u32,
-    Irp: *mut IRP,
-) -> NTSTATUS {
-    let _ = (LocalAddress, Flags);
-    // SAFETY: the caller passes WskBind's arguments under the WSK contract; each pointer
-    // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
-    guard_status("WskBind", || unsafe { not_this_category(Socket, Irp) })
-}
-
-/// `WskListen` (stream sockets).
-pub unsafe extern "C" fn listen(Socket: *mut WSK_SOCKET, Irp: *mut IRP) -> NTSTATUS {
-    // SAFETY: the caller passes WskListen's arguments under the WSK contract; each pointer
-    // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
-    guard_status("WskListen", || unsafe { not_this_category(Socket, Irp) })
 }

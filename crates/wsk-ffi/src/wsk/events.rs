@@ -13,8 +13,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use wsk_api::{
-    AcceptOutcome, Accepted, ConnectionEvents, DataIndication, EventFlags, IndicationBuffer, ListenEvents,
-    ReceiveOutcome,
+    AcceptOutcome, Accepted, ConnectionEvents, DataIndication, EventFlags, IndicationBuffer, InspectAction, InspectId,
+    InspectRequest, ListenEvents, ReceiveOutcome,
 };
 use wsk_core::consts::disconnect::WSK_FLAG_ABORTIVE;
 
@@ -24,6 +24,7 @@ use crate::abi::{
 };
 use crate::status::{STATUS_DATA_NOT_ACCEPTED, STATUS_PENDING, STATUS_REQUEST_NOT_ACCEPTED, STATUS_SUCCESS};
 use crate::wsk::buffers::write_sockaddr;
+use crate::wsk::conditional::{action_of, to_c, MISSING_INSPECT};
 use crate::wsk::handle::{self, Socket};
 use crate::wsk::indications::{self, Chain, Kind};
 use crate::wsk::tables;
@@ -223,12 +224,18 @@ impl CListenEvents {
         }
     }
 
-    /// The event bits an optional adapter has no callback for.
+    /// The event bits an optional adapter has no callback for, plus
+    /// [`MISSING_INSPECT`] without both conditional-accept callbacks.
     pub fn missing_of(events: &Option<Arc<Self>>) -> u32 {
-        match events {
-            Some(e) if e.dispatch.WskAcceptEvent.is_some() => 0,
-            _ => wsk_core::consts::events::WSK_EVENT_ACCEPT,
+        let Some(e) = events else { return wsk_core::consts::events::WSK_EVENT_ACCEPT | MISSING_INSPECT };
+        let mut m = 0;
+        if e.dispatch.WskAcceptEvent.is_none() {
+            m |= wsk_core::consts::events::WSK_EVENT_ACCEPT;
         }
+        if e.dispatch.WskInspectEvent.is_none() || e.dispatch.WskAbortEvent.is_none() {
+            m |= MISSING_INSPECT;
+        }
+        m
     }
 }
 
@@ -302,6 +309,43 @@ impl ListenEvents for CListenEvents {
             // The provider closes the connection; the client never saw a usable handle.
             entry.end();
             AcceptOutcome::Reject
+        }
+    }
+
+    fn on_inspect(&self, request: Option<InspectRequest>) -> InspectAction {
+        // Conditional accept cannot be turned on without this callback.
+        let Some(callback) = self.dispatch.WskInspectEvent else { return InspectAction::Accept };
+        let ctx = self.context as PVOID;
+        let Some(request) = request else {
+            // SAFETY: the client's callback; a NULL InspectID (and addresses) = the
+            // listener stopped working.
+            unsafe { callback(ctx, std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut()) };
+            return InspectAction::Reject;
+        };
+        let mut l = sockaddr_of(&request.local);
+        let mut r = sockaddr_of(&request.remote);
+        let mut id = to_c(request.id);
+        // SAFETY: the client's callback; the addresses and the id live for the call (the
+        // client copies what it keeps).
+        let action = unsafe {
+            callback(
+                ctx,
+                &mut l as *mut SOCKADDR_STORAGE as *mut SOCKADDR,
+                &mut r as *mut SOCKADDR_STORAGE as *mut SOCKADDR,
+                &mut id,
+            )
+        };
+        action_of(action).unwrap_or_else(|| {
+            tracing::error!(action, "WskInspectEvent returned no WSK_INSPECT_ACTION; taken as WskInspectReject");
+            InspectAction::Reject
+        })
+    }
+
+    fn on_abort(&self, id: InspectId) {
+        if let Some(callback) = self.dispatch.WskAbortEvent {
+            let mut id = to_c(id);
+            // SAFETY: the client's callback; the id lives for the call.
+            unsafe { callback(self.context as PVOID, &mut id) };
         }
     }
 }

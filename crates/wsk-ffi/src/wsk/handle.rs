@@ -15,7 +15,7 @@ use std::ffi::c_void;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use wsk_api::{BasicSocket, ConnectionSocket, DatagramSocket, ListenSocket, SocketControl};
+use wsk_api::{BasicSocket, ConnectionSocket, DatagramSocket, ListenSocket, SocketControl, StreamSocket};
 
 use crate::abi::{NTSTATUS, WSK_SOCKET};
 use crate::status::{STATUS_INSUFFICIENT_RESOURCES, STATUS_INVALID_DEVICE_REQUEST, STATUS_INVALID_HANDLE};
@@ -29,6 +29,7 @@ pub enum Category {
     Listen,
     Connection,
     Datagram,
+    Stream,
 }
 
 /// What a live handle stands for.
@@ -37,6 +38,8 @@ pub enum Socket {
     Listen(ListenSocket),
     Connection(ConnectionSocket),
     Datagram(DatagramSocket),
+    /// A stream socket, whatever its role (see [`crate::wsk::stream`]).
+    Stream(StreamSocket),
 }
 
 impl Socket {
@@ -47,6 +50,7 @@ impl Socket {
             Socket::Listen(s) => s,
             Socket::Connection(s) => s,
             Socket::Datagram(s) => s,
+            Socket::Stream(s) => s,
         }
     }
 
@@ -56,6 +60,7 @@ impl Socket {
             Socket::Listen(_) => Category::Listen,
             Socket::Connection(_) => Category::Connection,
             Socket::Datagram(_) => Category::Datagram,
+            Socket::Stream(_) => Category::Stream,
         }
     }
 }

@@ -1,14 +1,17 @@
-//! `WSK_PROVIDER_LISTEN_DISPATCH`: WskAccept, WskInspectComplete (WskBind, which starts
-//! listening, is shared with the connection table: [`crate::wsk::basic::bind`]).
+//! `WSK_PROVIDER_LISTEN_DISPATCH`: WskAccept (WskBind, which starts listening, is shared
+//! with the connection table: [`crate::wsk::basic::bind`]; WskInspectComplete is in
+//! [`crate::wsk::conditional`]). The stream table shares WskAccept: it also takes a stream
+//! socket committed to listening.
 
-use crate::abi::{IRP, NTSTATUS, PVOID, SOCKADDR, WSK_CLIENT_CONNECTION_DISPATCH, WSK_INSPECT_ID, WSK_SOCKET};
+use crate::abi::{IRP, NTSTATUS, PVOID, SOCKADDR, WSK_CLIENT_CONNECTION_DISPATCH, WSK_SOCKET};
 use crate::guard::guard_status;
 use crate::status::STATUS_INVALID_PARAMETER;
 use crate::wsk::buffers::write_sockaddr;
 use crate::wsk::events::CConnectionEvents;
-use crate::wsk::handle::{self, Category, Socket};
+use crate::wsk::handle::{self, Socket};
 use crate::wsk::irp::Inline;
-use crate::wsk::{socket_for, tables, with_irp};
+use crate::wsk::stream::as_listener;
+use crate::wsk::{tables, with_irp};
 
 /// `WskAccept`: the next connection (FIFO among pending accepts); `Information` is the
 /// new socket; `LocalAddress`/`RemoteAddress` (optional) receive the addresses.
@@ -25,11 +28,14 @@ pub unsafe extern "C" fn accept(
     // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
     guard_status("WskAccept", || unsafe {
         with_irp(Irp, |irp| {
-            let (irp, sock) = match socket_for(irp, ListenSocket, Category::Listen) {
-                Ok(x) => x,
-                Err(st) => return st,
+            let sock = match handle::get(ListenSocket) {
+                Ok(sock) => sock,
+                Err(e) => return irp.fail(e),
             };
-            let Socket::Listen(l) = &sock.socket else { unreachable!("category checked") };
+            let l = match as_listener(&sock.socket) {
+                Ok(l) => l,
+                Err(e) => return irp.fail(e),
+            };
             if Flags != 0 {
                 return irp.fail(STATUS_INVALID_PARAMETER);
             }
@@ -52,28 +58,6 @@ pub unsafe extern "C" fn accept(
                 Err(e) => done.finish(e.0, 0),
             });
             call.returned(canceller)
-        })
-    })
-}
-
-/// `WskInspectComplete`. Conditional accept (`SO_CONDITIONAL_ACCEPT`) is not offered yet,
-/// so no inspect request is ever pending: every ID is unknown.
-pub unsafe extern "C" fn inspect_complete(
-    ListenSocket: *mut WSK_SOCKET,
-    InspectID: *mut WSK_INSPECT_ID,
-    Action: u32,
-    Irp: *mut IRP,
-) -> NTSTATUS {
-    let _ = (InspectID, Action);
-    // SAFETY: the caller passes WskInspectComplete's arguments under the WSK contract; each pointer
-    // is checked (NULL, the handle and registration tables, the MDL walk) before it is used.
-    guard_status("WskInspectComplete", || unsafe {
-        with_irp(Irp, |irp| {
-            let (irp, _sock) = match socket_for(irp, ListenSocket, Category::Listen) {
-                Ok(x) => x,
-                Err(st) => return st,
-            };
-            irp.fail(STATUS_INVALID_PARAMETER)
         })
     })
 }

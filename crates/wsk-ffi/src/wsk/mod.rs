@@ -6,6 +6,8 @@
 //! - [`client_control`]: WskControlClient's codes; [`security`]: cached security descriptors.
 //! - [`resolve`]: WskGetAddressInfo, WskFreeAddressInfo, WskGetNameInfo.
 //! - [`basic`], [`listen`], [`connection`], [`datagram`]: the socket dispatch tables.
+//! - [`stream`]: stream sockets (WskListen, and the role the shared functions act on).
+//! - [`conditional`]: conditional accept (SO_CONDITIONAL_ACCEPT, WskInspectComplete…).
 //! - [`control`]: WskControlSocket's options and IOCTLs.
 //! - [`handle`]: `PWSK_SOCKET` handles, validated on every call.
 //! - [`irp`]: completing the client's IRP exactly once, inline or pending; cancellation.
@@ -20,6 +22,7 @@
 pub mod basic;
 pub mod buffers;
 pub mod client_control;
+pub mod conditional;
 pub mod connection;
 pub mod control;
 pub mod datagram;
@@ -33,6 +36,7 @@ pub mod provider;
 pub mod registration;
 pub mod resolve;
 pub mod security;
+pub mod stream;
 pub mod tables;
 
 use wsk_api::NtStatus;

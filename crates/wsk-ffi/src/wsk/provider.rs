@@ -108,7 +108,9 @@ pub unsafe extern "C" fn socket(
                 WSK_FLAG_DATAGRAM_SOCKET => {
                     crate::wsk::datagram::create(&client, family_of, SocketType, Protocol, SocketContext, Dispatch)
                 }
-                // Datagram and stream sockets come with the next provider issue.
+                WSK_FLAG_STREAM_SOCKET => check_tcp(SocketType, Protocol)
+                    .and_then(|()| crate::wsk::stream::create(&client, family_of, SocketContext, Dispatch as *const _)),
+                // No other value passes the checks above.
                 _ => Err(STATUS_NOT_IMPLEMENTED),
             };
             match result {

@@ -34,7 +34,9 @@ pub static NPI_WSK_INTERFACE_ID: NPIID = crate::abi::NPI_WSK_INTERFACE_ID_VALUE;
 /// One registration: what `PWSK_CLIENT` points to.
 pub struct Client {
     registration: Arc<Registration>,
-    captures: Mutex<Vec<ProviderNpi>>,
+    /// The captured NPIs (one per successful `WskCaptureProviderNPI`). A call in progress
+    /// holds its own reference, so a release during the call takes effect when it returns.
+    captures: Mutex<Vec<Arc<ProviderNpi>>>,
     deregistering: AtomicBool,
     /// `WSK_CLIENT_NPI.ClientContext` (for `WskClientEvent`; no events are defined).
     pub context: usize,
@@ -45,11 +47,13 @@ pub struct Client {
 impl Client {
     /// Runs `f` with a captured NPI of this registration: `STATUS_DEVICE_NOT_READY` while
     /// deregistering or when nothing is captured (calls after `WskReleaseProviderNPI`).
+    ///
+    /// `f` runs with no lock held: it may complete an IRP inline, and that completion
+    /// routine may call back into any provider function.
     pub fn with_npi<T>(&self, f: impl FnOnce(&ProviderNpi) -> T) -> Result<T, NTSTATUS> {
         self.check_ready()?;
-        let captures = lock(&self.captures);
-        let npi = captures.first().ok_or(STATUS_DEVICE_NOT_READY)?;
-        Ok(f(npi))
+        let npi = lock(&self.captures).first().cloned().ok_or(STATUS_DEVICE_NOT_READY)?;
+        Ok(f(&npi))
     }
 }
 
@@ -173,7 +177,7 @@ pub unsafe extern "C" fn WskCaptureProviderNPI(
         }
         match client.registration.capture(Wait::from_wsk(WaitTimeout)) {
             Ok(npi) => {
-                lock(&client.captures).push(npi);
+                lock(&client.captures).push(Arc::new(npi));
                 (*WskProviderNpi).Client = Arc::as_ptr(&client) as PVOID;
                 (*WskProviderNpi).Dispatch = crate::wsk::tables::provider();
                 STATUS_SUCCESS

@@ -6,7 +6,7 @@ use crate::abi::{
     WSK_PROVIDER_BASIC_DISPATCH, WSK_PROVIDER_CONNECTION_DISPATCH, WSK_PROVIDER_DATAGRAM_DISPATCH,
     WSK_PROVIDER_DISPATCH, WSK_PROVIDER_LISTEN_DISPATCH, WSK_PROVIDER_STREAM_DISPATCH,
 };
-use crate::wsk::{basic, client_control, connection, datagram, listen, provider, resolve};
+use crate::wsk::{basic, client_control, conditional, connection, datagram, listen, provider, resolve, stream};
 
 const BASIC: WSK_PROVIDER_BASIC_DISPATCH = WSK_PROVIDER_BASIC_DISPATCH {
     WskControlSocket: Some(basic::control_socket),
@@ -30,7 +30,7 @@ static LISTEN: WSK_PROVIDER_LISTEN_DISPATCH = WSK_PROVIDER_LISTEN_DISPATCH {
     Basic: BASIC,
     WskBind: Some(basic::bind),
     WskAccept: Some(listen::accept),
-    WskInspectComplete: Some(listen::inspect_complete),
+    WskInspectComplete: Some(conditional::inspect_complete),
     WskGetLocalAddress: Some(basic::get_local_address),
 };
 
@@ -61,10 +61,10 @@ static DATAGRAM: WSK_PROVIDER_DATAGRAM_DISPATCH = WSK_PROVIDER_DATAGRAM_DISPATCH
 
 static STREAM: WSK_PROVIDER_STREAM_DISPATCH = WSK_PROVIDER_STREAM_DISPATCH {
     Basic: BASIC,
-    WskBind: Some(datagram::stream_bind),
+    WskBind: Some(basic::bind),
     WskAccept: Some(listen::accept),
     WskConnect: Some(connection::connect),
-    WskListen: Some(datagram::listen),
+    WskListen: Some(stream::listen),
     WskSend: Some(connection::send),
     WskReceive: Some(connection::receive),
     WskDisconnect: Some(connection::disconnect),

@@ -181,6 +181,20 @@ VOID BiBufferCases(VOID)
     Irp = BiBegin(&Call, BiIrpFresh);
     Status = Fx.Connection->WskSendEx(Fx.Active, BiGood16(), 0, sizeof(Control), NULL, Irp);
     BiEnd(&Call, Status, STATUS_INVALID_PARAMETER, 0, "WskSendEx(ControlInfoLength 64, NULL ControlInfo)");
+    /* A malformed CMSGHDR (cmsg_len shorter than its header) is invalid; a well-formed
+     * IP_PKTINFO is control data TCP does not take. */
+    memset(Control, 0, sizeof(Control));
+    ((PCMSGHDR)Control)->cmsg_len = 4;
+    Irp = BiBegin(&Call, BiIrpFresh);
+    Status = Fx.Connection->WskSendEx(Fx.Active, BiGood16(), 0, sizeof(Control), (PCMSGHDR)Control, Irp);
+    BiEnd(&Call, Status, STATUS_INVALID_PARAMETER, 0, "WskSendEx(cmsg_len 4)");
+    ((PCMSGHDR)Control)->cmsg_len = WSA_CMSG_LEN(sizeof(IN_PKTINFO));
+    ((PCMSGHDR)Control)->cmsg_level = IPPROTO_IP;
+    ((PCMSGHDR)Control)->cmsg_type = IP_PKTINFO;
+    Irp = BiBegin(&Call, BiIrpFresh);
+    Status = Fx.Connection->WskSendEx(Fx.Active, BiGood16(), 0, (ULONG)WSA_CMSG_SPACE(sizeof(IN_PKTINFO)),
+                                      (PCMSGHDR)Control, Irp);
+    BiEnd(&Call, Status, STATUS_NOT_SUPPORTED, 0, "WskSendEx(IP_PKTINFO on TCP)");
     /* WskReceiveEx: ControlFlags is reserved, must be NULL (choice: STATUS_INVALID_PARAMETER). */
     ControlLength = sizeof(Control);
     Irp = BiBegin(&Call, BiIrpFresh);

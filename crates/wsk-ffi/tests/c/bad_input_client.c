@@ -254,7 +254,6 @@ static VOID BiSocketCombinations(VOID)
             for (P = 0; P < ARRAYSIZE(Protocols); P++) {
                 for (G = 0; G < ARRAYSIZE(Flags); G++) {
                     ULONG Flag = Flags[G];
-                    BOOLEAN Category = Flag != WSK_FLAG_STREAM_SOCKET;
                     BOOLEAN Family = Families[F] == AF_INET || Families[F] == AF_INET6;
                     BOOLEAN Tcp = Types[T] == SOCK_STREAM && (Protocols[P] == 0 || Protocols[P] == IPPROTO_TCP);
                     BOOLEAN Udp = Types[T] == SOCK_DGRAM && (Protocols[P] == 0 || Protocols[P] == IPPROTO_UDP);
@@ -266,14 +265,11 @@ static VOID BiSocketCombinations(VOID)
                     PIRP Irp;
                     NTSTATUS Status;
 
-                    /* Choice where several are wrong: flags, then family, then an unimplemented
-                     * category, then type/protocol. */
+                    /* Choice where several are wrong: flags, then family, then type/protocol. */
                     if ((Flag & ~0xFu) != 0 || (Flag & (Flag - 1)) != 0) {
                         Expected = STATUS_INVALID_PARAMETER; /* unknown bits or two categories */
                     } else if (!Family) {
                         Expected = STATUS_NOT_SUPPORTED;
-                    } else if (!Category) {
-                        Expected = STATUS_NOT_IMPLEMENTED; /* stream: issue 4 */
                     } else if (!Transport) {
                         Expected = STATUS_NOT_SUPPORTED;
                     } else {

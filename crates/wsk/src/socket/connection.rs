@@ -80,7 +80,7 @@ pub struct ConnectionStats {
 }
 
 /// The most `WskConnectEx` sends with its connect.
-const MAX_CONNECT_DATA: usize = 65_535;
+pub(crate) const MAX_CONNECT_DATA: usize = 65_535;
 
 pub(crate) struct ConnState {
     family_of: SocketAddr,
@@ -124,11 +124,13 @@ pub(crate) struct ConnState {
     /// `TCP_NODELAY` as the host has it now (differs while NODELAY sends are written).
     nodelay_now: bool,
     /// `TCP_FASTOPEN` as the client set it (Linux `TCP_FASTOPEN_CONNECT`).
-    fast_open: bool,
+    pub(crate) fast_open: bool,
     /// A Fast Open connect the host deferred: the SYN leaves with the first write.
     deferred_connect: bool,
     /// `SIO_WSK_SET_TCP_SILENT_MODE`: no more sends, inbound data dropped, close sends nothing.
     silent: bool,
+    /// The id it was inspected under, when accepted on a conditional-accept listener.
+    pub(crate) inspect_id: Option<super::InspectId>,
 }
 
 impl ConnState {
@@ -166,7 +168,22 @@ impl ConnState {
             fast_open: false,
             deferred_connect: false,
             silent: false,
+            inspect_id: None,
         }
+    }
+
+    /// The state of a stream socket committed to connecting by `WskConnect`: bound
+    /// already (`io`, at `local`), not yet connected.
+    pub(crate) fn from_stream(
+        family_of: SocketAddr,
+        io: Box<dyn TcpStream>,
+        local: Option<SocketAddr>,
+        handler: Option<Arc<dyn ConnectionEvents>>,
+    ) -> Self {
+        let mut state = ConnState::new(family_of, Some(io), handler);
+        state.phase = Phase::Bound;
+        state.local = local;
+        state
     }
 
     pub(crate) fn is_connected(&self) -> bool {
@@ -853,6 +870,13 @@ impl ConnectionSocket {
         }
         shared.provider.schedule(shared.token);
         Ok(ConnectionSocket { h: Handle::new(shared) })
+    }
+
+    /// Records the inspect id of a socket accepted on a conditional-accept listener.
+    pub(crate) fn set_inspect_id(&self, id: super::InspectId) {
+        if let Kind::Connection(c) = &mut self.h.shared.lock().kind {
+            c.inspect_id = Some(id);
+        }
     }
 
     /// Installs the callbacks returned by `WskAcceptEvent` (`AcceptSocketDispatch`).

@@ -1,6 +1,9 @@
 //! Listening sockets (`WSK_PROVIDER_LISTEN_DISPATCH`): bind starts listening;
 //! connections are taken by pending `WskAccept` operations first (FIFO), else offered
-//! to `WskAcceptEvent`; with neither, they wait in the host's backlog.
+//! to `WskAcceptEvent`; with neither, they wait in the host's backlog. With conditional
+//! accept (`SO_CONDITIONAL_ACCEPT`, [`conditional`]) they are inspected first.
+
+mod conditional;
 
 use std::io;
 use std::net::SocketAddr;
@@ -14,6 +17,8 @@ use wsk_core::option::{OptName, SockOpt};
 use wsk_core::status::NtStatus;
 
 use super::options::{host_result, OptionContext};
+pub use conditional::{InspectAction, InspectId, InspectRequest};
+
 use super::{Common, ConnectionSocket, Handle, Kind, SocketShared};
 use crate::callbacks::{AcceptOutcome, Accepted, ConnectionEvents, ListenEvents};
 use crate::op::{Canceller, Done, Op, Result};
@@ -41,6 +46,8 @@ pub(crate) struct ListenState {
     death_indicated: bool,
     /// An accept failed for want of resources: retry on a timer.
     retry_later: bool,
+    /// Conditional accept and the connections it holds.
+    conditional: conditional::Conditional,
 }
 
 impl ListenState {
@@ -51,6 +58,10 @@ impl ListenState {
     pub(crate) fn readiness(&mut self, r: Readiness) {
         if r.readable || r.error || r.read_closed {
             self.readable = true;
+        }
+        if r.error || r.read_closed {
+            // (Conditional accept: a held connection, registered under this token, changed.)
+            self.conditional.check_held = true;
         }
     }
 
@@ -73,10 +84,11 @@ impl ListenState {
         if self.io.is_none() {
             return false;
         }
-        while !self.accepts.is_empty() && self.readable && self.dead.is_none() {
-            let accepted = self.io.as_ref().expect("bound").accept();
+        let intake_wants_reactor = self.conditional.enabled && self.intake(shared, common, on_reactor);
+        while !self.accepts.is_empty() && self.waiting() && self.dead.is_none() {
+            let accepted = self.next_connection();
             match accepted {
-                Ok((stream, remote)) => {
+                Ok((stream, remote, inspect_id)) => {
                     let pending = self.accepts.pop_front().expect("non-empty");
                     let local = stream.local_addr().unwrap_or(self.local.unwrap_or(self.family_of));
                     let statics = shared.reg.static_events();
@@ -84,6 +96,9 @@ impl ListenState {
                     let result =
                         ConnectionSocket::from_accepted(&shared.reg, stream, local, remote, events, pending.events)
                             .map(|socket| Accepted { socket, local, remote });
+                    if let (Ok(a), Some(id)) = (&result, inspect_id) {
+                        a.socket.set_inspect_id(id);
+                    }
                     common.complete(pending.done, result);
                 }
                 Err(e) => self.accept_failed(&e),
@@ -95,12 +110,12 @@ impl ListenState {
             }
         }
         let Some(handler) = self.handler.clone() else {
-            return false;
+            return intake_wants_reactor;
         };
         if !self.accepts.is_empty() || !common.events.is_enabled(WSK_EVENT_ACCEPT) || common.event_in_flight() {
-            return false;
+            return intake_wants_reactor;
         }
-        let (stream, remote) = loop {
+        let (stream, remote, inspect_id) = loop {
             if self.dead.is_some() {
                 if self.death_indicated {
                     return false;
@@ -115,13 +130,13 @@ impl ListenState {
                 });
                 return false;
             }
-            if !self.readable {
-                return false;
+            if !self.waiting() {
+                return intake_wants_reactor;
             }
             if !on_reactor {
                 return true;
             }
-            let accepted = self.io.as_ref().expect("bound").accept();
+            let accepted = self.next_connection();
             match accepted {
                 Ok(c) => break c,
                 // WouldBlock, a transient failure (try the next connection), or death.
@@ -134,6 +149,9 @@ impl ListenState {
             Ok(s) => s,
             Err(_) => return false, // registration going away: the connection is dropped (reset)
         };
+        if let Some(id) = inspect_id {
+            socket.set_inspect_id(id);
+        }
         common.event(WSK_EVENT_ACCEPT, move || {
             let new_socket = Arc::clone(&socket.h.shared);
             let handle = Arc::clone(&socket.h);
@@ -176,35 +194,19 @@ impl ListenState {
     }
 
     pub(crate) fn set_option(&mut self, option: SockOpt) -> Result<()> {
-        if let Some(io) = &self.io {
-            return host_result(io.set_option(&option));
-        }
-        match option {
-            SockOpt::V6Only(on) => self.options.v6_only = on,
-            SockOpt::ReuseAddress(on) => self.options.reuse_address = on,
-            other => {
-                self.options.options.retain(|o| o.name() != other.name());
-                self.options.options.push(other);
+        match &self.io {
+            Some(io) => host_result(io.set_option(&option)),
+            None => {
+                self.options.set(option);
+                Ok(())
             }
         }
-        Ok(())
     }
 
     pub(crate) fn get_option(&self, name: OptName) -> Result<SockOpt> {
-        if let Some(io) = &self.io {
-            return host_result(io.get_option(name));
-        }
-        match name {
-            OptName::V6Only => Ok(SockOpt::V6Only(self.options.v6_only)),
-            OptName::ReuseAddress => Ok(SockOpt::ReuseAddress(self.options.reuse_address)),
-            _ => self
-                .options
-                .options
-                .iter()
-                .rev()
-                .find(|o| o.name() == Some(name))
-                .copied()
-                .ok_or(NtStatus::INVALID_DEVICE_STATE),
+        match &self.io {
+            Some(io) => host_result(io.get_option(name)),
+            None => self.options.get(name).ok_or(NtStatus::INVALID_DEVICE_STATE),
         }
     }
 
@@ -218,10 +220,36 @@ impl ListenState {
         }
     }
 
+    /// The state of a stream socket committed to listening by `WskListen`: bound and
+    /// listening already (`io`), with the options and callbacks it had before.
+    pub(crate) fn from_stream(
+        family_of: SocketAddr,
+        options: ListenOptions,
+        io: Box<dyn TcpListener>,
+        handler: Option<Arc<dyn ListenEvents>>,
+        conditional_accept: bool,
+    ) -> ListenState {
+        let local = io.local_addr().ok();
+        ListenState {
+            family_of,
+            options,
+            io: Some(io),
+            local,
+            handler,
+            accepts: OpQueue::default(),
+            readable: true,
+            dead: None,
+            death_indicated: false,
+            retry_later: false,
+            conditional: conditional::Conditional::new(conditional_accept),
+        }
+    }
+
     pub(crate) fn close(&mut self, common: &mut Common) {
         while let Some(p) = self.accepts.pop_front() {
             common.complete(p.done, Err(NtStatus::CANCELLED));
         }
+        self.conditional.reset_all();
         self.io = None;
         self.handler = None;
     }
@@ -254,7 +282,7 @@ mod libc_errno {
 /// ```
 #[derive(Clone)]
 pub struct ListenSocket {
-    h: Arc<Handle>,
+    pub(crate) h: Arc<Handle>,
 }
 
 impl std::fmt::Debug for ListenSocket {
@@ -282,6 +310,7 @@ impl ListenSocket {
             dead: None,
             death_indicated: false,
             retry_later: false,
+            conditional: Default::default(),
         };
         let shared = SocketShared::open(reg, Category::Listen, None, Kind::Listen(state))?;
         Ok(ListenSocket { h: Handle::new(shared) })

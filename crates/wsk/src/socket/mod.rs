@@ -16,6 +16,7 @@ pub(crate) mod control;
 mod datagram;
 mod listen;
 mod options;
+mod stream;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -40,6 +41,9 @@ pub(crate) use datagram::DgramState;
 pub use datagram::{DatagramSocket, DatagramStats, ReceiveFromInfo, ReceivedDatagram};
 pub use listen::ListenSocket;
 pub(crate) use listen::ListenState;
+pub use listen::{InspectAction, InspectId, InspectRequest};
+pub(crate) use stream::StreamState;
+pub use stream::{StreamRole, StreamSocket};
 
 /// Default receive backlog limit of a connection: receive memory the provider holds
 /// for one socket (unconsumed plus retained) before it stops reading the host socket.
@@ -134,6 +138,9 @@ pub(crate) enum Kind {
     Basic(BasicState),
     Listen(ListenState),
     Connection(ConnState),
+    /// A stream socket not yet committed: replaced in place by `Listen` (`WskListen`) or
+    /// `Connection` (`WskConnect`), same token, same registration count.
+    Stream(StreamState),
     Datagram(DgramState),
 }
 
@@ -206,6 +213,7 @@ impl SocketShared {
             Kind::Listen(l) => l.drive(self, common, on_reactor),
             Kind::Connection(c) => c.drive(self, common, on_reactor),
             Kind::Datagram(d) => d.drive(self, common, on_reactor),
+            Kind::Stream(_) => false,
         };
         if wants_reactor && !on_reactor {
             self.provider.schedule(self.token);
@@ -219,6 +227,7 @@ impl SocketShared {
             Kind::Listen(l) => l.readiness(readiness),
             Kind::Connection(c) => c.readiness(readiness),
             Kind::Datagram(d) => d.readiness(readiness),
+            Kind::Stream(_) => {}
         }
         self.run(st);
     }
@@ -231,6 +240,7 @@ impl SocketShared {
             Kind::Connection(c) => c.on_timer(self, common),
             Kind::Listen(l) => l.on_timer(),
             Kind::Datagram(_) => {}
+            Kind::Stream(_) => {}
         }
         self.run(st);
     }
@@ -289,6 +299,7 @@ impl SocketShared {
                 Kind::Listen(l) => l.cancel(common, id),
                 Kind::Connection(c) => c.cancel(common, id),
                 Kind::Datagram(d) => d.cancel(common, id),
+                Kind::Stream(_) => false,
             }
         };
         self.run(st);
@@ -313,6 +324,8 @@ impl SocketShared {
             Kind::Listen(l) => l.is_bound(),
             Kind::Connection(c) => c.is_connected(),
             Kind::Datagram(d) => d.is_bound(),
+            // Events of a stream socket: once committed (then bound and listening, or connected).
+            Kind::Stream(_) => false,
         };
         match request {
             EventRequest::Enable(mask) => {
@@ -380,6 +393,7 @@ impl SocketShared {
             Kind::Listen(l) => l.close(common),
             Kind::Connection(c) => c.close(common),
             Kind::Datagram(d) => d.close(common),
+            Kind::Stream(s) => s.close(),
         }
         let reg = Arc::clone(&self.reg);
         let provider = Arc::clone(&self.provider);

@@ -28,6 +28,7 @@ impl Kind {
     pub(crate) fn option_context(&self) -> OptionContext {
         match self {
             Kind::Basic(b) => b.option_context(),
+            Kind::Stream(s) => s.option_context(),
             Kind::Listen(l) => l.option_context(),
             Kind::Connection(c) => c.option_context(),
             Kind::Datagram(d) => d.option_context(),
@@ -76,6 +77,7 @@ impl SocketShared {
         }
         match kind {
             Kind::Basic(b) => b.set_option(option),
+            Kind::Stream(s) => s.set_option(option),
             Kind::Listen(l) => l.set_option(option),
             Kind::Connection(c) => c.set_option(option),
             Kind::Datagram(d) => d.set_option(option),
@@ -98,6 +100,7 @@ impl SocketShared {
             OptName::ExclusiveAddressUse => Ok(SockOpt::ExclusiveAddressUse(common.exclusive_address)),
             _ => match kind {
                 Kind::Basic(b) => b.get_option(name),
+                Kind::Stream(s) => s.get_option(name),
                 Kind::Listen(l) => l.get_option(name),
                 Kind::Connection(c) => c.get_option(name),
                 Kind::Datagram(d) => d.get_option(name),
