@@ -24,8 +24,8 @@
 //! 5. **Unload**: `DriverObject->DriverUnload` runs on its own thread, waited for at most
 //!    the unload timeout. A driver that set none is not unloaded (Windows cannot unload it
 //!    either); what it holds is reported all the same.
-//! 6. **Leak report** on stdout: sockets, registrations, provider NPIs, receive
-//!    indications, address info lists and cached security descriptors from the WSK side
+//! 6. **Leak report** on stdout: sockets, registrations, provider NPIs, receive and
+//!    datagram indications, address info lists and cached security descriptors from the WSK side
 //!    ([`crate::wsk::leaks`]), IRPs, MDLs, work items, system
 //!    threads, devices, lookaside lists and pool blocks by tag from the kernel side
 //!    ([`crate::kernel::leaks::snapshot`]).
@@ -667,11 +667,12 @@ fn count(n: usize, one: &str, many: &str) -> String {
 
 /// One line per kind of object left behind.
 fn leak_lines(wsk: &crate::wsk::WskLeaks, kernel: &kernel_leaks::KernelLeaks) -> Vec<String> {
-    let rows: [(usize, &str, &str, &str); 12] = [
+    let rows: [(usize, &str, &str, &str); 13] = [
         (wsk.sockets, "socket", "sockets", "still open (WskCloseSocket)"),
         (wsk.registrations, "registration", "registrations", "not deregistered (WskDeregister)"),
         (wsk.captures, "provider NPI", "provider NPIs", "not released (WskReleaseProviderNPI)"),
         (wsk.indications, "receive indication", "receive indications", "not released (WskRelease)"),
+        (wsk.datagram_indications, "datagram indication", "datagram indications", "not released (WskRelease)"),
         (wsk.address_infos, "address info list", "address info lists", "not freed (WskFreeAddressInfo)"),
         (
             wsk.security_descriptors,
@@ -817,7 +818,13 @@ mod tests {
 
     #[test]
     fn the_report_names_every_kind_and_tag() {
-        let wsk = crate::wsk::WskLeaks { registrations: 1, sockets: 2, address_infos: 1, ..Default::default() };
+        let wsk = crate::wsk::WskLeaks {
+            registrations: 1,
+            sockets: 2,
+            address_infos: 1,
+            datagram_indications: 3,
+            ..Default::default()
+        };
         let kernel = kernel_leaks::KernelLeaks {
             irps: 1,
             mdls: 0,
@@ -833,6 +840,7 @@ mod tests {
             [
                 "2 sockets still open (WskCloseSocket)",
                 "1 registration not deregistered (WskDeregister)",
+                "3 datagram indications not released (WskRelease)",
                 "1 address info list not freed (WskFreeAddressInfo)",
                 "1 IRP not freed (IoFreeIrp)",
                 "pool tag 'Leak': 2 blocks, 200 bytes not freed (ExFreePoolWithTag)",

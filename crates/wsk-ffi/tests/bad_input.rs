@@ -2,7 +2,8 @@
 //! entry point of libwsk with NULL, foreign, closed or wrong-category clients and sockets,
 //! IRPs that are NULL or have no free stack location, defective `WSK_BUF`s, unknown flag
 //! bits, bad family/type/protocol combinations, short or wrong-family SOCKADDRs, bad
-//! control requests, and calls during and after `WskDeregister`. Each case asserts the
+//! control requests, the datagram table (control information, `WSK_BUF_LIST`s, the
+//! datagram IOCTLs), and calls during and after `WskDeregister`. Each case asserts the
 //! status of docs/C_ABI.md ("How the provider answers bad input") and that the IRP was
 //! completed exactly once with it (or left untouched).
 
@@ -31,6 +32,7 @@ fn bad_input_suite() {
             "bad_input_socket.c",
             "bad_input_buf.c",
             "bad_input_control.c",
+            "bad_input_datagram.c",
         ],
     )
     .build();

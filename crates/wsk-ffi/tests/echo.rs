@@ -16,149 +16,33 @@ mod support;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::ops::Deref;
 use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::path::PathBuf;
 use std::sync::mpsc::channel;
 use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::Duration;
 
-use support::{CBuild, Spawned};
+use support::drivers::{driver_so, drvhost_with, Driver};
 
-/// How long a driver may take to print an expected line (ASan, a shared 2-core machine).
-const LINE_TIMEOUT: Duration = Duration::from_secs(120);
-/// How long a driver may take to unload and exit.
-const EXIT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Socket read/write timeout of the Rust peers.
 const IO_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// `-Wall -Wextra -Werror`: the examples are meant to build clean.
-fn examples_dir() -> PathBuf {
-    support::repo().join("examples/c")
-}
 
 /// drvhost + echo_driver.c, with ASan (built once per test binary).
 fn echo_host() -> PathBuf {
     static EXE: OnceLock<PathBuf> = OnceLock::new();
-    EXE.get_or_init(|| {
-        CBuild {
-            asan: true,
-            flags: support::warning_flags(),
-            sources: vec!["drvhost.c".into(), examples_dir().join("echo_driver.c")],
-            ..CBuild::new("drvhost_echo_driver", &[])
-        }
-        .build()
-    })
-    .clone()
+    EXE.get_or_init(|| drvhost_with("drvhost_echo_driver", &["echo_driver.c"])).clone()
 }
 
 /// drvhost + bsd_echo_client.c + wskbsd.c, with ASan (built once per test binary).
 fn client_host() -> PathBuf {
     static EXE: OnceLock<PathBuf> = OnceLock::new();
-    EXE.get_or_init(|| {
-        CBuild {
-            asan: true,
-            flags: support::warning_flags(),
-            sources: vec![
-                "drvhost.c".into(),
-                examples_dir().join("bsd_echo_client.c"),
-                examples_dir().join("wskbsd.c"),
-            ],
-            ..CBuild::new("drvhost_bsd_echo_client", &[])
-        }
-        .build()
-    })
-    .clone()
-}
-
-/// The `wsk` command (built once per test binary, same profile as the test).
-fn wsk_exe() -> PathBuf {
-    static EXE: OnceLock<PathBuf> = OnceLock::new();
-    EXE.get_or_init(|| {
-        let dir = support::libwsk_dir();
-        let mut cmd = Command::new(env!("CARGO"));
-        cmd.args(["build", "--quiet", "-p", "wsk-cli"]).current_dir(support::repo());
-        if dir.file_name().is_some_and(|n| n == "release") {
-            cmd.arg("--release");
-        }
-        assert!(cmd.status().expect("run cargo").success(), "building wsk failed");
-        dir.join("wsk")
-    })
-    .clone()
-}
-
-/// A driver as `wsk run` loads it: a shared object, built as examples/c/README.md says.
-fn driver_so(name: &str, sources: &[&str]) -> PathBuf {
-    CBuild {
-        shared: true,
-        link_libwsk: false,
-        flags: support::warning_flags(),
-        sources: sources.iter().map(|s| examples_dir().join(s)).collect(),
-        ..CBuild::new(name, &[])
-    }
-    .build()
-}
-
-/// A driver running in drvhost or under `wsk run`: a [`Spawned`] with its stdin piped
-/// (for drvhost's "unload"), waiting LINE_TIMEOUT for each line.
-struct Driver(Spawned);
-
-impl Deref for Driver {
-    type Target = Spawned;
-
-    fn deref(&self) -> &Spawned {
-        &self.0
-    }
-}
-
-impl Driver {
-    /// Starts drvhost (`exe`: drvhost linked with a driver).
-    fn start(name: &'static str, exe: &Path, env: &[(&str, String)]) -> Driver {
-        Driver::spawn(name, Command::new(exe), env)
-    }
-
-    /// Starts `wsk run DRIVER.so` (until Ctrl-C).
-    fn wsk_run(name: &'static str, driver: &Path, env: &[(&str, String)]) -> Driver {
-        let mut cmd = Command::new(wsk_exe());
-        cmd.arg("run").arg(driver);
-        Driver::spawn(name, cmd, env)
-    }
-
-    fn spawn(name: &'static str, mut cmd: Command, env: &[(&str, String)]) -> Driver {
-        cmd.envs(env.iter().map(|(k, v)| (*k, v.as_str()))).stdin(Stdio::piped());
-        Driver(Spawned::spawn(name, cmd, None, LINE_TIMEOUT))
-    }
-
-    /// Tells drvhost to unload the driver; waits for the exit (killing the process after
-    /// EXIT_TIMEOUT). Returns the exit status and the whole output.
-    fn unload(mut self) -> (ExitStatus, String) {
-        if let Some(mut stdin) = self.0.take_stdin() {
-            let _ = stdin.write_all(b"unload\n");
-        }
-        self.0.finish(EXIT_TIMEOUT)
-    }
-
-    /// Ctrl-C for `wsk run`: it unloads the driver and prints the leak report. Waits for
-    /// the exit as [`Driver::unload`] does.
-    fn interrupt(self) -> (ExitStatus, String) {
-        let pid = libc::pid_t::try_from(self.id()).expect("pid");
-        // SAFETY: kill(2) on our own child, which has not been waited for (so the pid is
-        // still its own).
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0, "SIGINT");
-        self.0.finish(EXIT_TIMEOUT)
-    }
+    EXE.get_or_init(|| drvhost_with("drvhost_bsd_echo_client", &["bsd_echo_client.c", "wskbsd.c"])).clone()
 }
 
 /// The port of "echo_driver: listening on port N".
 fn listening_port(driver: &Driver) -> u16 {
-    let line = driver.wait_for(&["echo_driver: listening on port", "drvhost: DriverEntry returned 0xC"]);
-    let port = line.rsplit(' ').next().and_then(|p| p.trim().parse::<u16>().ok());
-    match port {
-        Some(port) if port != 0 => port,
-        _ => panic!("echo_driver did not start: {line:?}; output:\n{}", driver.output()),
-    }
+    driver.listening_port("echo_driver")
 }
 
 /// The number after `key ` in the driver's unload summary.

@@ -88,6 +88,7 @@ pub unsafe extern "C" fn bind(
             let op = match &sock.socket {
                 Socket::Listen(l) => l.bind(addr),
                 Socket::Connection(c) => c.bind(addr),
+                Socket::Datagram(d) => d.bind(addr),
                 Socket::Stream(s) => s.bind(addr),
                 Socket::Basic(_) => return irp.fail(STATUS_INVALID_DEVICE_REQUEST),
             };
@@ -119,6 +120,7 @@ pub unsafe extern "C" fn get_local_address(
             let addr = match &sock.socket {
                 Socket::Listen(l) => l.local_addr(),
                 Socket::Connection(c) => c.local_addr(),
+                Socket::Datagram(d) => d.local_addr(),
                 Socket::Stream(s) => s.local_addr(),
                 Socket::Basic(_) => return irp.fail(STATUS_INVALID_DEVICE_REQUEST),
             };

@@ -194,6 +194,7 @@ unsafe fn security_option(
         Socket::Basic(_) => return irp.fail(STATUS_INVALID_PARAMETER),
         Socket::Listen(l) => l.local_addr().is_ok(),
         Socket::Connection(c) => c.local_addr().is_ok(),
+        Socket::Datagram(d) => d.local_addr().is_ok(),
         Socket::Stream(s) => s.local_addr().is_ok(),
     };
     const POINTER: usize = std::mem::size_of::<PVOID>();
@@ -262,6 +263,9 @@ unsafe fn ioctl(
                     Err(e) => return irp.fail(e),
                 };
                 irp.complete_now(status_of(&c.set_silent_mode()), 0)
+            }
+            SIO_WSK_SET_REMOTE_ADDRESS | SIO_WSK_SET_SENDTO_ADDRESS => {
+                crate::wsk::datagram::set_address(&sock, code, input(in_size, in_buf), irp)
             }
             SIO_ADDRESS_LIST_QUERY => address_list_query(&sock, out, irp),
             SIO_ADDRESS_LIST_CHANGE => {

@@ -5,14 +5,12 @@
 //! indication; when the client returns `STATUS_PENDING` it keeps the chain, each element
 //! takes ownership of its buffer, and `WskRelease` on any element or sub-chain (from any
 //! thread, in any order, after the client re-linked `Next` as it liked) frees exactly
-//! the elements reachable from it. Retained elements are tracked by address, so a
-//! release of a foreign or already released pointer is `STATUS_INVALID_PARAMETER` and
-//! never a dereference.
+//! the elements reachable from it ([`crate::wsk::indications`], shared with datagram
+//! indications).
 
-use std::collections::HashMap;
 use std::ffi::c_void;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use wsk_api::{
     AcceptOutcome, Accepted, ConnectionEvents, DataIndication, EventFlags, IndicationBuffer, InspectAction, InspectId,
@@ -24,12 +22,11 @@ use crate::abi::{
     MDL, NTSTATUS, PVOID, SOCKADDR, SOCKADDR_STORAGE, WSK_BUF, WSK_CLIENT_CONNECTION_DISPATCH,
     WSK_CLIENT_LISTEN_DISPATCH, WSK_DATA_INDICATION,
 };
-use crate::status::{
-    STATUS_DATA_NOT_ACCEPTED, STATUS_INVALID_PARAMETER, STATUS_PENDING, STATUS_REQUEST_NOT_ACCEPTED, STATUS_SUCCESS,
-};
+use crate::status::{STATUS_DATA_NOT_ACCEPTED, STATUS_PENDING, STATUS_REQUEST_NOT_ACCEPTED, STATUS_SUCCESS};
 use crate::wsk::buffers::write_sockaddr;
 use crate::wsk::conditional::{action_of, to_c, MISSING_INSPECT};
 use crate::wsk::handle::{self, Socket};
+use crate::wsk::indications::{self, Chain, Kind};
 use crate::wsk::tables;
 
 /// One element of an indicated chain: what the client sees first, then the buffer the
@@ -41,48 +38,38 @@ struct Element {
     buffer: Option<IndicationBuffer>,
 }
 
-/// Where an indicated element stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Held {
-    /// Shown to a running WskReceiveEvent: the callback may still return STATUS_PENDING,
-    /// and a thread it handed the chain to may release it before the callback returns.
-    Indicated,
-    /// Released while [`Held::Indicated`]: freed as soon as the callback returned.
-    ReleasedEarly,
-    /// Retained by the client (STATUS_PENDING), owning its buffer.
-    Retained,
+// SAFETY: `#[repr(C)]`, the indication first, its `Next` first.
+unsafe impl indications::Element for Element {
+    type Ind = WSK_DATA_INDICATION;
+    type Owned = IndicationBuffer;
+    const KIND: Kind = Kind::Data;
+
+    fn set_next(&mut self, next: *mut WSK_DATA_INDICATION) {
+        self.ind.Next = next;
+    }
+
+    unsafe fn next(ind: *const WSK_DATA_INDICATION) -> *mut WSK_DATA_INDICATION {
+        // SAFETY: per the trait: a live element.
+        unsafe { (*ind).Next }
+    }
+
+    fn own(&mut self, owned: IndicationBuffer) {
+        self.buffer = Some(owned);
+    }
 }
 
-/// Elements indicated or retained and not yet released, by address.
-static ELEMENTS: Mutex<Option<HashMap<usize, Held>>> = Mutex::new(None);
-
-fn elements_table() -> MutexGuard<'static, Option<HashMap<usize, Held>>> {
-    crate::kernel::sync::lock(&ELEMENTS)
-}
-
-/// Retained indication elements not yet released (for the leak report).
+/// Retained data indication elements not yet released (for the leak report).
 pub fn retained_count() -> usize {
-    elements_table().as_ref().map_or(0, |m| m.values().filter(|h| **h == Held::Retained).count())
+    indications::retained_count(Kind::Data)
 }
 
 fn element_for(data: &[u8]) -> Box<Element> {
-    let addr = data.as_ptr() as usize;
-    let page = addr & !(crate::abi::PAGE_SIZE - 1);
     let mut e = Box::new(Element {
         ind: WSK_DATA_INDICATION {
             Next: std::ptr::null_mut(),
             Buffer: WSK_BUF { Mdl: std::ptr::null_mut(), Offset: 0, Length: data.len() },
         },
-        mdl: MDL {
-            Next: std::ptr::null_mut(),
-            Size: std::mem::size_of::<MDL>() as i16,
-            MdlFlags: crate::abi::MDL_SOURCE_IS_NONPAGED_POOL | crate::abi::MDL_MAPPED_TO_SYSTEM_VA,
-            Process: std::ptr::null_mut(),
-            MappedSystemVa: addr as PVOID,
-            StartVa: page as PVOID,
-            ByteCount: data.len() as u32,
-            ByteOffset: (addr - page) as u32,
-        },
+        mdl: indications::mdl_over(data),
         buffer: None,
     });
     e.ind.Buffer.Mdl = &mut e.mdl;
@@ -95,41 +82,8 @@ fn element_for(data: &[u8]) -> Box<Element> {
 /// `list` is NULL or a pointer the client got from a receive event (checked against the
 /// retained set before it is dereferenced).
 pub unsafe fn release(list: *mut WSK_DATA_INDICATION) -> NTSTATUS {
-    // SAFETY: the caller upholds this function's contract (see its docs).
-    unsafe {
-        if list.is_null() {
-            return STATUS_INVALID_PARAMETER;
-        }
-        let mut p = list;
-        let mut first = true;
-        while !p.is_null() {
-            let mut map = elements_table();
-            let held = map.as_mut().and_then(|m| m.get(&(p as usize)).copied());
-            match held {
-                Some(Held::Retained) => {
-                    map.as_mut().expect("present").remove(&(p as usize));
-                    drop(map);
-                    // SAFETY: `p` was a retained element, removed from the table just now so
-                    // no other release can free it; it was made by `Box::into_raw`.
-                    let element = Box::from_raw(p as *mut Element);
-                    p = element.ind.Next;
-                    drop(element); // returns the buffer to the provider
-                }
-                Some(Held::Indicated) => {
-                    // Released by another thread before the callback returned STATUS_PENDING:
-                    // freed once it has (see `on_receive`).
-                    map.as_mut().expect("present").insert(p as usize, Held::ReleasedEarly);
-                    // SAFETY: the element lives until the callback returned.
-                    p = (*p).Next;
-                }
-                Some(Held::ReleasedEarly) | None => {
-                    return if first { STATUS_INVALID_PARAMETER } else { STATUS_SUCCESS };
-                }
-            }
-            first = false;
-        }
-        STATUS_SUCCESS
-    }
+    // SAFETY: per the caller; `release` checks the pointer before using it.
+    unsafe { indications::release::<Element>(list) }
 }
 
 /// A `WSK_CLIENT_CONNECTION_DISPATCH` with its socket context.
@@ -206,61 +160,15 @@ impl ConnectionEvents for CConnectionEvents {
             return ReceiveOutcome::Accepted;
         };
         let indicated = ind.bytes_indicated();
-        let mut elements: Vec<Box<Element>> = ind.segments().map(element_for).collect();
-        for i in (1..elements.len()).rev() {
-            let next: *mut WSK_DATA_INDICATION = &mut elements[i].ind;
-            elements[i - 1].ind.Next = next;
-        }
-        let head: *mut WSK_DATA_INDICATION = elements.first_mut().map_or(std::ptr::null_mut(), |e| &mut e.ind);
+        let mut chain = Chain::new(ind.segments().map(element_for).collect());
         let mut accepted = indicated;
-        let addrs: Vec<usize> = elements.iter().map(|e| &e.ind as *const WSK_DATA_INDICATION as usize).collect();
-        {
-            let mut map = elements_table();
-            let map = map.get_or_insert_with(HashMap::new);
-            for &a in &addrs {
-                map.insert(a, Held::Indicated);
-            }
-        }
         // SAFETY: the chain and its MDLs are valid for the call; the data stays put.
-        let status = unsafe { callback(ctx, flags.0, head, indicated, &mut accepted) };
+        let status = unsafe { callback(ctx, flags.0, chain.head(), indicated, &mut accepted) };
         if status == STATUS_PENDING {
-            // Retained: first give every element its buffer and hand it to the client
-            // (raw), then publish it as retained in one locked pass. A WskRelease from
-            // another thread in between finds it still `Indicated` and marks it
-            // `ReleasedEarly`; the pass frees those.
-            let buffers = ind.retain().into_buffers();
-            let raw: Vec<*mut Element> = elements
-                .into_iter()
-                .zip(buffers)
-                .map(|(mut e, b)| {
-                    e.buffer = Some(b);
-                    Box::into_raw(e)
-                })
-                .collect();
-            let mut map = elements_table();
-            let map = map.get_or_insert_with(HashMap::new);
-            for p in raw {
-                if map.get(&(p as usize)) == Some(&Held::ReleasedEarly) {
-                    map.remove(&(p as usize));
-                    // SAFETY: released by the client already; still ours (made above).
-                    drop(unsafe { Box::from_raw(p) });
-                } else {
-                    map.insert(p as usize, Held::Retained);
-                }
-            }
+            chain.retain(ind.retain().into_buffers());
             return ReceiveOutcome::Retained;
         }
-        {
-            let mut map = elements_table();
-            let map = map.get_or_insert_with(HashMap::new);
-            let mut early = false;
-            for a in &addrs {
-                early |= map.remove(a) == Some(Held::ReleasedEarly);
-            }
-            if early {
-                tracing::error!("WskRelease of an indication whose WskReceiveEvent did not return STATUS_PENDING");
-            }
-        }
+        chain.returned("WskReceiveEvent");
         match status {
             STATUS_DATA_NOT_ACCEPTED => ReceiveOutcome::NotAccepted,
             STATUS_SUCCESS if accepted < indicated => ReceiveOutcome::Partial(accepted),
@@ -331,7 +239,7 @@ impl CListenEvents {
     }
 }
 
-fn sockaddr_of(addr: &SocketAddr) -> SOCKADDR_STORAGE {
+pub(crate) fn sockaddr_of(addr: &SocketAddr) -> SOCKADDR_STORAGE {
     // SAFETY: SOCKADDR_STORAGE is plain bytes; all zero is valid.
     let mut s: SOCKADDR_STORAGE = unsafe { std::mem::zeroed() };
     // SAFETY: 128 bytes hold any SOCKADDR.

@@ -13,6 +13,9 @@
 //! - [`irp`]: completing the client's IRP exactly once, inline or pending; cancellation.
 //! - [`buffers`]: `WSK_BUF` MDL chains and SOCKADDRs.
 //! - [`events`]: client dispatch tables (event callbacks), indication chains, WskRelease.
+//! - [`datagram_events`]: `WSK_CLIENT_DATAGRAM_DISPATCH` (WskReceiveFromEvent), datagram
+//!   indication chains.
+//! - [`indications`]: indication elements handed to clients and `WskRelease` of them.
 //! - [`tables`]: the static dispatch tables.
 #![allow(non_snake_case, clippy::too_many_arguments)]
 
@@ -23,8 +26,10 @@ pub mod conditional;
 pub mod connection;
 pub mod control;
 pub mod datagram;
+pub mod datagram_events;
 pub mod events;
 pub mod handle;
+pub mod indications;
 pub mod irp;
 pub mod listen;
 pub mod provider;
@@ -52,6 +57,9 @@ pub struct WskLeaks {
     pub sockets: usize,
     /// Receive indications retained (`STATUS_PENDING`) and never released with `WskRelease`.
     pub indications: usize,
+    /// Datagram indications retained (`STATUS_PENDING` from `WskReceiveFromEvent`) and never
+    /// released with `WskRelease`.
+    pub datagram_indications: usize,
     /// Result lists of `WskGetAddressInfo` never freed with `WskFreeAddressInfo`.
     pub address_infos: usize,
     /// References to cached security descriptors (`WSK_CACHE_SD`) never released (`WSK_RELEASE_SD`).
@@ -66,6 +74,7 @@ pub fn leaks() -> WskLeaks {
         captures,
         sockets: handle::live(),
         indications: events::retained_count(),
+        datagram_indications: datagram_events::retained_count(),
         address_infos: resolve::outstanding_lists(),
         security_descriptors: security::outstanding(),
     }

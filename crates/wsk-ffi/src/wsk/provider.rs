@@ -105,9 +105,12 @@ pub unsafe extern "C" fn socket(
                     let socket = op.wait().map_err(|e| e.0)?;
                     handle::insert(Socket::Basic(socket), tables::basic(), 0)
                 }),
+                WSK_FLAG_DATAGRAM_SOCKET => {
+                    crate::wsk::datagram::create(&client, family_of, SocketType, Protocol, SocketContext, Dispatch)
+                }
                 WSK_FLAG_STREAM_SOCKET => check_tcp(SocketType, Protocol)
                     .and_then(|()| crate::wsk::stream::create(&client, family_of, SocketContext, Dispatch as *const _)),
-                // Datagram sockets come with the next provider issue.
+                // No other value passes the checks above.
                 _ => Err(STATUS_NOT_IMPLEMENTED),
             };
             match result {

@@ -51,7 +51,7 @@ static CONNECTION: WSK_PROVIDER_CONNECTION_DISPATCH = WSK_PROVIDER_CONNECTION_DI
 
 static DATAGRAM: WSK_PROVIDER_DATAGRAM_DISPATCH = WSK_PROVIDER_DATAGRAM_DISPATCH {
     Basic: BASIC,
-    WskBind: Some(datagram::bind),
+    WskBind: Some(basic::bind),
     WskSendTo: Some(datagram::send_to),
     WskReceiveFrom: Some(datagram::receive_from),
     WskRelease: Some(datagram::release),

@@ -661,6 +661,7 @@ int main(void)
             BiFlagCases();
             BiInspectCases();
             BiControlSocketCases();
+            BiDatagramCases();
             BiBufferCases();
             BiReleaseCases();
             BiDisconnectCases();

@@ -12,6 +12,7 @@
  *                        SOCKADDRs and flags of bind/connect/accept/inspect
  *   bad_input_buf.c      WSK_BUF defects, send/receive/disconnect flags, WskRelease
  *   bad_input_control.c  WskControlSocket
+ *   bad_input_datagram.c the datagram table (WskSendTo, WskReceiveFrom, WskSendMessages, ...)
  *
  * Every case uses its own IRP (BiBegin), makes exactly one call and checks it (BiEnd):
  * the returned status (never STATUS_PENDING: a bad input is answered at once), and that
@@ -182,6 +183,7 @@ VOID BiBufferCases(VOID);                /* buf.c */
 VOID BiReleaseCases(VOID);
 VOID BiDisconnectCases(VOID);            /* last of the connected pair's cases */
 VOID BiControlSocketCases(VOID);         /* control.c */
+VOID BiDatagramCases(VOID);              /* the datagram table, with sockets of its own (datagram.c) */
 VOID BiDeregisteringCases(VOID);         /* a second registration being deregistered (dereg.c) */
 VOID BiClosedHandleCases(const char *When); /* every table slot with closed handles (socket.c) */
 VOID BiAfterDeregisterCases(VOID);       /* dereg.c */

@@ -254,25 +254,22 @@ static VOID BiSocketCombinations(VOID)
             for (P = 0; P < ARRAYSIZE(Protocols); P++) {
                 for (G = 0; G < ARRAYSIZE(Flags); G++) {
                     ULONG Flag = Flags[G];
-                    BOOLEAN Category = Flag != WSK_FLAG_DATAGRAM_SOCKET;
                     BOOLEAN Family = Families[F] == AF_INET || Families[F] == AF_INET6;
                     BOOLEAN Tcp = Types[T] == SOCK_STREAM && (Protocols[P] == 0 || Protocols[P] == IPPROTO_TCP);
                     BOOLEAN Udp = Types[T] == SOCK_DGRAM && (Protocols[P] == 0 || Protocols[P] == IPPROTO_UDP);
-                    /* Basic sockets take either transport. */
-                    BOOLEAN Transport = Tcp || (Flag == WSK_FLAG_BASIC_SOCKET && Udp);
+                    /* Basic sockets take either transport, datagram sockets UDP. */
+                    BOOLEAN Transport =
+                        Flag == WSK_FLAG_DATAGRAM_SOCKET ? Udp : (Tcp || (Flag == WSK_FLAG_BASIC_SOCKET && Udp));
                     NTSTATUS Expected;
                     BI_CALL Call;
                     PIRP Irp;
                     NTSTATUS Status;
 
-                    /* Choice where several are wrong: flags, then family, then an unimplemented
-                     * category, then type/protocol. */
+                    /* Choice where several are wrong: flags, then family, then type/protocol. */
                     if ((Flag & ~0xFu) != 0 || (Flag & (Flag - 1)) != 0) {
                         Expected = STATUS_INVALID_PARAMETER; /* unknown bits or two categories */
                     } else if (!Family) {
                         Expected = STATUS_NOT_SUPPORTED;
-                    } else if (!Category) {
-                        Expected = STATUS_NOT_IMPLEMENTED; /* datagram: issue 4 */
                     } else if (!Transport) {
                         Expected = STATUS_NOT_SUPPORTED;
                     } else {

@@ -3,6 +3,8 @@
 //! long-running ones ([`Spawned`]).
 #![allow(dead_code)]
 
+pub mod drivers;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
