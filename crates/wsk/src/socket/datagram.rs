@@ -716,60 +716,22 @@ impl DatagramSocket {
     }
 
     fn with_state<R>(&self, f: impl FnOnce(&mut Common, &mut DgramState) -> Result<R>) -> Result<R> {
-        let mut st = self.h.shared.lock();
-        let SocketState { common, kind } = &mut *st;
-        if common.closed {
-            return Err(NtStatus::INVALID_HANDLE);
-        }
-        match kind {
-            Kind::Datagram(d) => f(common, d),
-            _ => Err(NtStatus::INVALID_DEVICE_REQUEST),
-        }
+        self.h.with_state(f)
     }
 
-    /// Runs `start` under the socket's lock; on success the operation is pending (and
-    /// may complete during `run`), on error it completes at once with that status.
     fn start<T: Send + 'static>(
         &self,
         done: Done<T>,
         start: impl FnOnce(&mut Common, &mut DgramState, OpId, Done<T>) -> std::result::Result<(), (NtStatus, Done<T>)>,
     ) -> Option<OpId> {
-        let shared = &self.h.shared;
-        let mut st = shared.lock();
-        let SocketState { common, kind } = &mut *st;
-        let outcome = if common.closed {
-            Err((NtStatus::INVALID_HANDLE, done))
-        } else {
-            match kind {
-                Kind::Datagram(d) => {
-                    let id = common.next_id();
-                    start(common, d, id, done).map(|()| id)
-                }
-                _ => Err((NtStatus::INVALID_DEVICE_REQUEST, done)),
-            }
-        };
-        match outcome {
-            Ok(id) => {
-                shared.run(st);
-                Some(id)
-            }
-            Err((status, done)) => {
-                st.common.complete(done, Err(status));
-                shared.run(st);
-                None
-            }
-        }
+        self.h.start(done, start)
     }
 
     fn op<T: Send + 'static>(
         &self,
         start: impl FnOnce(&mut Common, &mut DgramState, OpId, Done<T>) -> std::result::Result<(), (NtStatus, Done<T>)>,
     ) -> Op<T> {
-        let (op, done) = Op::new();
-        match self.start(done, start) {
-            Some(id) => op.cancellable(&self.h.shared, id),
-            None => op,
-        }
+        self.h.op(start)
     }
 
     /// `WskBind`: binds to a local address; a wildcard address receives on every local

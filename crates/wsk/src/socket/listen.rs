@@ -317,15 +317,7 @@ impl ListenSocket {
     }
 
     fn with_state<R>(&self, f: impl FnOnce(&mut Common, &mut ListenState) -> R) -> Result<R> {
-        let mut st = self.h.shared.lock();
-        let super::SocketState { common, kind } = &mut *st;
-        if common.closed {
-            return Err(NtStatus::INVALID_HANDLE);
-        }
-        match kind {
-            Kind::Listen(l) => Ok(f(common, l)),
-            _ => Err(NtStatus::INVALID_DEVICE_REQUEST),
-        }
+        self.h.with_state(|common, l| Ok(f(common, l)))
     }
 
     /// `IPPROTO_IPV6`/`IPV6_V6ONLY` before bind: `false` makes an IPv6 listener dual-stack.

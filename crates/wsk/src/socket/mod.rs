@@ -443,6 +443,28 @@ fn finish_sync(
     status
 }
 
+/// The state of one socket category inside [`Kind`]: lets the typed socket handles share
+/// one implementation of "run this on my state" and "start an operation".
+pub(crate) trait KindState: Sized {
+    fn of(kind: &mut Kind) -> Option<&mut Self>;
+}
+
+macro_rules! kind_state {
+    ($state:ty, $variant:ident) => {
+        impl KindState for $state {
+            fn of(kind: &mut Kind) -> Option<&mut Self> {
+                match kind {
+                    Kind::$variant(s) => Some(s),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+kind_state!(ListenState, Listen);
+kind_state!(ConnState, Connection);
+kind_state!(DgramState, Datagram);
+
 /// What every socket handle holds; dropping the last handle closes the socket.
 pub(crate) struct Handle {
     pub(crate) shared: Arc<SocketShared>,
@@ -457,6 +479,68 @@ impl Drop for Handle {
 impl Handle {
     pub(crate) fn new(shared: Arc<SocketShared>) -> Arc<Handle> {
         Arc::new(Handle { shared })
+    }
+
+    /// Runs `f` on the socket's `S` state: `STATUS_INVALID_HANDLE` after close,
+    /// `STATUS_INVALID_DEVICE_REQUEST` when the socket is of another category.
+    pub(crate) fn with_state<S: KindState, R>(&self, f: impl FnOnce(&mut Common, &mut S) -> Result<R>) -> Result<R> {
+        let mut st = self.shared.lock();
+        let SocketState { common, kind } = &mut *st;
+        if common.closed {
+            return Err(NtStatus::INVALID_HANDLE);
+        }
+        match S::of(kind) {
+            Some(state) => f(common, state),
+            None => Err(NtStatus::INVALID_DEVICE_REQUEST),
+        }
+    }
+
+    /// Starts an operation on the socket's `S` state under its lock: on success the
+    /// operation is pending (its id; it may complete during `run`), on error it completes
+    /// at once with that status, in order, through the outbox.
+    pub(crate) fn start<S: KindState, T: Send + 'static>(
+        &self,
+        done: Done<T>,
+        start: impl FnOnce(&mut Common, &mut S, OpId, Done<T>) -> std::result::Result<(), (NtStatus, Done<T>)>,
+    ) -> Option<OpId> {
+        let shared = &self.shared;
+        let mut st = shared.lock();
+        let SocketState { common, kind } = &mut *st;
+        let outcome = if common.closed {
+            Err((NtStatus::INVALID_HANDLE, done))
+        } else {
+            match S::of(kind) {
+                Some(state) => {
+                    let id = common.next_id();
+                    start(common, state, id, done).map(|()| id)
+                }
+                None => Err((NtStatus::INVALID_DEVICE_REQUEST, done)),
+            }
+        };
+        match outcome {
+            Ok(id) => {
+                shared.run(st);
+                Some(id)
+            }
+            Err((status, done)) => {
+                // Synchronous failure: the completion still runs, in order, through the outbox.
+                st.common.complete(done, Err(status));
+                shared.run(st);
+                None
+            }
+        }
+    }
+
+    /// [`Handle::start`] as a cancellable [`Op`].
+    pub(crate) fn op<S: KindState, T: Send + 'static>(
+        &self,
+        start: impl FnOnce(&mut Common, &mut S, OpId, Done<T>) -> std::result::Result<(), (NtStatus, Done<T>)>,
+    ) -> Op<T> {
+        let (op, done) = Op::new();
+        match self.start(done, start) {
+            Some(id) => op.cancellable(&self.shared, id),
+            None => op,
+        }
     }
 
     /// `WskCloseSocket` as an op.
