@@ -288,4 +288,12 @@ pub trait UdpSocket: OptionSocket {
     fn take_error(&self) -> io::Result<Option<io::Error>>;
     /// The host file descriptor, for diagnostics.
     fn raw_fd(&self) -> i32;
+    /// Asks for writable reports (after a send met a full buffer) or stops them. UDP sends
+    /// rarely block, and a writable report after every datagram would wake the reactor
+    /// once per send: a socket is registered for reads only, and writes are watched only
+    /// while a send waits. The default does nothing (a backend that always reports).
+    fn watch_writable(&self, token: Token, on: bool) -> io::Result<()> {
+        let _ = (token, on);
+        Ok(())
+    }
 }

@@ -83,10 +83,17 @@ impl backend::UdpSocket for HostUdp {
     }
 
     fn register(&self, token: Token) -> io::Result<()> {
+        // Reads only: writes are watched while a send waits (`watch_writable`).
         let mut source = mio::unix::SourceFd(&self.socket.as_raw_fd());
-        self.registry.register(&mut source, mio::Token(token), Interest::READABLE | Interest::WRITABLE)?;
+        self.registry.register(&mut source, mio::Token(token), Interest::READABLE)?;
         let _ = self.registered.set(());
         Ok(())
+    }
+
+    fn watch_writable(&self, token: Token, on: bool) -> io::Result<()> {
+        let interest = if on { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
+        let mut source = mio::unix::SourceFd(&self.socket.as_raw_fd());
+        self.registry.reregister(&mut source, mio::Token(token), interest)
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {

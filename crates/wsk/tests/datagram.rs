@@ -1184,3 +1184,151 @@ fn icmp_reports_fail_later_sends_but_not_receives() {
     });
     finish(reg, npi);
 }
+
+/// The host backend, except that a UDP socket's sends meet a full buffer (`EAGAIN`) while
+/// its flag (one per socket, in creation order) is set; records `watch_writable` calls and
+/// reports a socket writable when the test asks.
+struct FullUdp {
+    host: Arc<wsk_host::HostBackend>,
+    full: Arc<Mutex<Vec<Arc<std::sync::atomic::AtomicBool>>>>,
+    watched: Arc<Mutex<Vec<(wsk::backend::Token, bool)>>>,
+    writable: Arc<Mutex<Option<wsk::backend::Token>>>,
+}
+
+struct FillableSocket {
+    inner: Box<dyn wsk::backend::UdpSocket>,
+    full: Arc<std::sync::atomic::AtomicBool>,
+    watched: Arc<Mutex<Vec<(wsk::backend::Token, bool)>>>,
+}
+
+impl FillableSocket {
+    fn blocked(&self) -> std::io::Result<()> {
+        if self.full.load(Ordering::SeqCst) {
+            return Err(std::io::ErrorKind::WouldBlock.into());
+        }
+        Ok(())
+    }
+}
+
+impl wsk::backend::Backend for FullUdp {
+    fn tcp_listen(
+        &self,
+        addr: SocketAddr,
+        options: &wsk::backend::ListenOptions,
+    ) -> std::io::Result<Box<dyn wsk::backend::TcpListener>> {
+        self.host.tcp_listen(addr, options)
+    }
+    fn tcp_socket(&self, family_of: &SocketAddr) -> std::io::Result<Box<dyn wsk::backend::TcpStream>> {
+        self.host.tcp_socket(family_of)
+    }
+    fn udp_socket(&self, family_of: &SocketAddr) -> std::io::Result<Box<dyn wsk::backend::UdpSocket>> {
+        let full = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        self.full.lock().unwrap().push(full.clone());
+        let inner = self.host.udp_socket(family_of)?;
+        Ok(Box::new(FillableSocket { inner, full, watched: self.watched.clone() }))
+    }
+    fn poll(
+        &self,
+        events: &mut Vec<(wsk::backend::Token, wsk::backend::Readiness)>,
+        timeout: Option<std::time::Duration>,
+    ) -> std::io::Result<()> {
+        self.host.poll(events, timeout)?;
+        if let Some(token) = self.writable.lock().unwrap().take() {
+            events.push((token, wsk::backend::Readiness { writable: true, ..Default::default() }));
+        }
+        Ok(())
+    }
+    fn wake(&self) {
+        self.host.wake()
+    }
+}
+
+impl wsk::backend::OptionSocket for FillableSocket {}
+
+impl wsk::backend::UdpSocket for FillableSocket {
+    fn bind(&self, addr: SocketAddr) -> std::io::Result<()> {
+        self.inner.bind(addr)
+    }
+    fn register(&self, token: wsk::backend::Token) -> std::io::Result<()> {
+        self.inner.register(token)
+    }
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+    fn connect(&self, addr: SocketAddr) -> std::io::Result<()> {
+        self.inner.connect(addr)
+    }
+    fn disconnect(&self) -> std::io::Result<()> {
+        self.inner.disconnect()
+    }
+    fn send_to(
+        &self,
+        bufs: &[std::io::IoSlice<'_>],
+        to: Option<SocketAddr>,
+        control: &[ControlMessage],
+    ) -> std::io::Result<usize> {
+        self.blocked()?;
+        self.inner.send_to(bufs, to, control)
+    }
+    fn send_batch(
+        &self,
+        datagrams: &[&[std::io::IoSlice<'_>]],
+        to: Option<SocketAddr>,
+        control: &[ControlMessage],
+    ) -> std::io::Result<usize> {
+        self.blocked()?;
+        self.inner.send_batch(datagrams, to, control)
+    }
+    fn recv_from(&self, buf: &mut [u8]) -> std::io::Result<wsk::backend::Datagram> {
+        self.inner.recv_from(buf)
+    }
+    fn take_error(&self) -> std::io::Result<Option<std::io::Error>> {
+        self.inner.take_error()
+    }
+    fn raw_fd(&self) -> i32 {
+        self.inner.raw_fd()
+    }
+    fn watch_writable(&self, token: wsk::backend::Token, on: bool) -> std::io::Result<()> {
+        self.watched.lock().unwrap().push((token, on));
+        self.inner.watch_writable(token, on)
+    }
+}
+
+/// A send that meets a full host buffer waits for the socket's writable report — asked
+/// for then, and only then (a UDP socket is registered for reads) — and goes out after it.
+#[test]
+fn a_send_meeting_a_full_buffer_waits_for_room() {
+    let host = Arc::new(wsk_host::HostBackend::new().unwrap());
+    let full = Arc::new(Mutex::new(Vec::new()));
+    let watched = Arc::new(Mutex::new(Vec::new()));
+    let writable = Arc::new(Mutex::new(None));
+    let backend =
+        FullUdp { host: host.clone(), full: full.clone(), watched: watched.clone(), writable: writable.clone() };
+    let provider = wsk::Provider::with_backend(Box::new(backend), true).unwrap();
+    let reg = wsk::Registration::with_provider(&provider, 0x0100).unwrap();
+    let npi = reg.capture(wsk::Wait::NoWait).unwrap();
+    let a = bound(&npi, Family::V4.addr(0), None);
+    let b = bound(&npi, Family::V4.addr(0), None);
+    ok(a.send_to(b"first".to_vec(), Some(b.local_addr().unwrap()), vec![]));
+    assert!(watched.lock().unwrap().is_empty(), "no writable reports while sends go through");
+
+    full.lock().unwrap()[0].store(true, Ordering::SeqCst);
+    let (tx, rx) = mpsc::channel();
+    a.send_to_then(Box::new(b"second".to_vec()), Some(b.local_addr().unwrap()), vec![], move |r| tx.send(r).unwrap());
+    wait_until("the socket watched for room", || watched.lock().unwrap().iter().any(|&(_, on)| on));
+    let token = watched.lock().unwrap()[0].0;
+    assert!(rx.try_recv().is_err(), "the send waits");
+
+    full.lock().unwrap()[0].store(false, Ordering::SeqCst);
+    *writable.lock().unwrap() = Some(token);
+    wsk::backend::Backend::wake(&*host);
+    assert_eq!(recv(&rx, "the send after the writable report"), Ok(6));
+    let first = b.receive_from(16, 0);
+    assert_eq!(ok(first).data, b"first");
+    assert_eq!(ok(b.receive_from(16, 0)).data, b"second");
+    wait_until("writable reports off again", || watched.lock().unwrap().last() == Some(&(token, false)));
+    ok(a.close());
+    ok(b.close());
+    drop(npi);
+    reg.deregister_timeout(WAIT).map_err(|(_, c)| c).unwrap();
+}

@@ -152,6 +152,8 @@ pub(crate) struct DgramState {
     queued: VecDeque<IndicatedDatagram>,
     readable: bool,
     writable: bool,
+    /// Writable reports are on (a send met a full buffer): see `UdpSocket::watch_writable`.
+    watching_writes: bool,
     /// An indication is in the client's hands: refused datagrams may come back and go
     /// first, so receives wait for it.
     indication_out: bool,
@@ -182,6 +184,7 @@ impl DgramState {
             queued: VecDeque::new(),
             readable: false,
             writable: false,
+            watching_writes: false,
             indication_out: false,
             refused: false,
             packet_info: false,
@@ -259,12 +262,19 @@ impl DgramState {
         if !self.bound || self.io.is_none() {
             return false;
         }
-        self.pump_sends(common);
+        self.pump_sends(shared.token, common);
         self.pump_receives(shared, common);
         self.events(shared, common, on_reactor)
     }
 
-    fn pump_sends(&mut self, common: &mut Common) {
+    fn pump_sends(&mut self, token: usize, common: &mut Common) {
+        if self.watching_writes && self.writable {
+            // The buffer has room again: back to read reports only.
+            self.watching_writes = false;
+            if let Some(io) = &self.io {
+                let _ = io.watch_writable(token, false);
+            }
+        }
         while self.writable {
             let Some(head) = self.sends.front_mut() else { return };
             if head.sent == head.datagrams.len() {
@@ -290,7 +300,18 @@ impl DgramState {
                     head.bytes += pending[..n].iter().map(|d| d.len()).sum::<usize>();
                     head.sent += n;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.writable = false;
+                    // A writable report follows once the host has room.
+                    self.watching_writes = true;
+                    if let Err(e) = io.watch_writable(token, true) {
+                        // Without a report the send would wait forever: it fails instead.
+                        tracing::warn!(socket = token, error = %e, "cannot watch a datagram socket for room");
+                        let s = self.sends.pop_front().expect("front exists");
+                        let status = NtStatus::from_io_error(&e);
+                        common.complete(s.done, if s.sent > 0 { Ok(s.bytes) } else { Err(status) });
+                    }
+                }
                 Err(e) => {
                     // Datagrams already sent cannot be recalled: a list that failed part way
                     // completes with the bytes sent; one that sent nothing, with the error.
