@@ -82,6 +82,7 @@ pub use indication::{DataIndication, IndicationBuffer, RetainedIndication, BUFFE
 pub use op::{in_client_code, Canceller, Op, Result};
 pub use provider::Provider;
 pub use registration::{ProviderCharacteristics, ProviderNpi, Registration, Wait};
+pub use request::Transport;
 pub use resolve::{AddrHints, AddrInfo, NameInfo, NameInfoFlags, MAX_RESOLVER_THREADS, RESOLVER_IDLE};
 pub use socket::{
     BasicSocket, ConnectionSocket, ConnectionStats, ListenSocket, SocketControl, DEFAULT_RECEIVE_BACKLOG,

@@ -122,7 +122,32 @@ impl Registration {
     }
 }
 
+/// One transport the provider offers (`WSK_TRANSPORT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transport {
+    /// The WSK version the transport supports.
+    pub version: u16,
+    /// `SOCK_STREAM` (1) or `SOCK_DGRAM` (2).
+    pub socket_type: u16,
+    /// `IPPROTO_TCP` (6) or `IPPROTO_UDP` (17).
+    pub protocol: u32,
+    /// The address family.
+    pub family: wsk_core::addr::AddressFamily,
+}
+
 impl crate::ProviderNpi {
+    /// `WskControlClient(WSK_TRANSPORT_LIST_QUERY)`: TCP and UDP, each over IPv4 and IPv6.
+    pub fn transports(&self) -> Vec<Transport> {
+        use wsk_core::addr::AddressFamily::{V4, V6};
+        let t = |socket_type, protocol, family| Transport {
+            version: wsk_core::consts::WSK_PROVIDER_VERSION,
+            socket_type,
+            protocol,
+            family,
+        };
+        vec![t(1, 6, V4), t(1, 6, V6), t(2, 17, V4), t(2, 17, V6)]
+    }
+
     /// `WskControlClient(WSK_TRANSPORT_LIST_CHANGE)`: completes when the provider's list
     /// of transports changes. This provider's list (TCP and UDP over IPv4 and IPv6) never
     /// changes, so the op stays pending until [`Op::cancel`] (`IoCancelIrp`) or the

@@ -322,3 +322,17 @@ fn fast_open_set_before_bind_is_a_listeners_option_once_listening() {
         finish(reg, npi);
     });
 }
+
+#[test]
+fn transport_list_names_tcp_and_udp_over_both_families() {
+    use wsk::addr::AddressFamily;
+    let (reg, npi) = env();
+    let list = npi.transports();
+    let kinds: Vec<_> = list.iter().map(|t| (t.socket_type, t.protocol, t.family)).collect();
+    assert_eq!(
+        kinds,
+        [(1, 6, AddressFamily::V4), (1, 6, AddressFamily::V6), (2, 17, AddressFamily::V4), (2, 17, AddressFamily::V6)]
+    );
+    assert!(list.iter().all(|t| t.version == npi.version()));
+    finish(reg, npi);
+}

@@ -26,23 +26,19 @@ use crate::wsk::provider::{event_control, finish};
 use crate::wsk::registration::client;
 use crate::wsk::{security, status_of};
 
-/// The transports this provider offers (`WSK_TRANSPORT_LIST_QUERY`): TCP and UDP over IPv4
-/// and IPv6, with the provider's version and a zero `ProviderId`.
-fn transports() -> [WSK_TRANSPORT; 4] {
-    let t = |socket_type, protocol, af| WSK_TRANSPORT {
-        Version: wsk_core::consts::WSK_PROVIDER_VERSION,
-        SocketType: socket_type,
-        Protocol: protocol,
-        AddressFamily: af,
-        ProviderId: GUID::default(),
-    };
-    use crate::abi::{AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, SOCK_DGRAM, SOCK_STREAM};
-    [
-        t(SOCK_STREAM, IPPROTO_TCP, AF_INET),
-        t(SOCK_STREAM, IPPROTO_TCP, AF_INET6),
-        t(SOCK_DGRAM, IPPROTO_UDP, AF_INET),
-        t(SOCK_DGRAM, IPPROTO_UDP, AF_INET6),
-    ]
+/// The provider's transports (`WSK_TRANSPORT_LIST_QUERY`) as `WSK_TRANSPORT`s, with a zero
+/// `ProviderId`.
+fn transports(npi: &wsk_api::ProviderNpi) -> Vec<WSK_TRANSPORT> {
+    npi.transports()
+        .into_iter()
+        .map(|t| WSK_TRANSPORT {
+            Version: t.version,
+            SocketType: t.socket_type,
+            Protocol: t.protocol,
+            AddressFamily: t.family.to_windows(),
+            ProviderId: GUID::default(),
+        })
+        .collect()
 }
 
 /// Reads the `PSECURITY_DESCRIPTOR` variable an input buffer points to.
@@ -99,8 +95,11 @@ pub unsafe extern "C" fn control_client(
                 if OutputSizeReturned.is_null() {
                     return finish(irp, STATUS_INVALID_PARAMETER, 0);
                 }
-                let list = transports();
-                let needed = std::mem::size_of_val(&list);
+                let list = match client.with_npi(transports) {
+                    Ok(list) => list,
+                    Err(e) => return finish(irp, e, 0),
+                };
+                let needed = std::mem::size_of_val(list.as_slice());
                 *OutputSizeReturned = needed;
                 if OutputBuffer.is_null() || OutputSize < needed {
                     return finish(irp, STATUS_BUFFER_OVERFLOW, 0);
