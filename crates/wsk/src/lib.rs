@@ -13,12 +13,15 @@
 //! | `WskSocket` (listen / connection), `WskSocketConnect` | [`ProviderNpi::listen_socket`], [`ProviderNpi::connection_socket`], [`ProviderNpi::socket_connect`] |
 //! | `WskSocket` (stream) | [`ProviderNpi::stream_socket`]: a [`StreamSocket`], committed by `listen` or `connect` |
 //! | conditional accept (`WskInspectEvent`, `WskAbortEvent`, `WskInspectComplete`) | [`ListenSocket::set_conditional_accept`], [`ListenEvents::on_inspect`], [`ListenSocket::inspect_complete`] |
-//! | provider dispatch tables | methods of [`ListenSocket`] and [`ConnectionSocket`] |
+//! | `WskSocket` (basic) | [`ProviderNpi::basic_socket`]: a [`BasicSocket`] (options and IOCTLs only) |
+//! | provider dispatch tables | methods of [`BasicSocket`], [`ListenSocket`], [`ConnectionSocket`], [`StreamSocket`], [`DatagramSocket`] |
+//! | `WskControlSocket`, `WskCloseSocket` (the `Basic` part of every table) | the [`SocketControl`] trait: [`SockOpt`] / [`OptName`] options, `SIO_ADDRESS_LIST_QUERY` / `_CHANGE`, events, close |
+//! | `WskConnectEx`, `SIO_WSK_SET_TCP_SILENT_MODE` | [`ConnectionSocket::connect_ex`], [`ConnectionSocket::set_silent_mode`] |
 //! | an IRP and its completion routine | an [`Op`] future, or a `*_then` completion closure |
 //! | `IoCancelIrp` | [`Op::cancel`] |
 //! | `WskGetAddressInfo` / `WskGetNameInfo` | [`ProviderNpi::get_address_info`] / [`ProviderNpi::get_name_info`] (on resolver threads) |
-//! | `WskControlClient(WSK_TRANSPORT_LIST_CHANGE)` | [`ProviderNpi::transport_list_change`] |
-//! | client dispatch tables | the [`ListenEvents`] and [`ConnectionEvents`] traits |
+//! | `WskControlClient(WSK_TRANSPORT_LIST_QUERY / _CHANGE, WSK_SET_STATIC_EVENT_CALLBACKS)` | [`ProviderNpi::transports`], [`ProviderNpi::transport_list_change`], [`ProviderNpi::set_static_event_callbacks`] |
+//! | client dispatch tables | the [`ListenEvents`], [`ConnectionEvents`] and [`DatagramEvents`] traits |
 //! | `WSK_DATA_INDICATION` chain, `STATUS_PENDING` + `WskRelease` | [`DataIndication`], [`RetainedIndication`] (drop = release) |
 //! | datagram sockets: `WskSocket(WSK_FLAG_DATAGRAM_SOCKET)`, `WskSendTo`, `WskReceiveFrom`, `WskSendMessages`, `WskReceiveFromEvent` (`WSK_DATAGRAM_INDICATION`, `CMSGHDR`) | [`ProviderNpi::datagram_socket`], [`DatagramSocket`], [`DatagramEvents`], [`DatagramIndication`] / [`RetainedDatagrams`], [`ControlMessage`] |
 //!
