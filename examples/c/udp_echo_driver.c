@@ -18,8 +18,9 @@
  *   with an IRP of its own. The chain is retained (STATUS_PENDING) until those sends
  *   completed: the completion routine of the last one gives it back with WskRelease. If
  *   every send completed before the callback returns, nothing needs retaining and the
- *   callback returns STATUS_SUCCESS. A chain is never released before the callback that
- *   retained it returned.
+ *   callback returns STATUS_SUCCESS. The last send may complete on another thread, and
+ *   release the chain, while this callback is still returning STATUS_PENDING: libwsk takes
+ *   such an early release of a chain being retained (docs/C_ABI.md, receive events).
  * - When WSK is short of receive buffers (WSK_FLAG_RELEASE_ASAP), the datagrams are copied
  *   into pool memory and sent from there, and the chain goes back at once (STATUS_SUCCESS).
  * - WSK bounds what a retaining client holds: past its limit it stops reading the socket and

@@ -63,6 +63,9 @@ impl HostUdp {
             // Windows datagram sockets of AF_INET6 are IPv6-only unless told otherwise.
             socket.set_only_v6(true)?;
             set_int(fd, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, 1)?;
+            // A dual-stack socket also receives IPv4 datagrams: their IPv4 packet information
+            // tells a broadcast apart (IPv6 has none, and its mapped form does not say).
+            let _ = set_int(fd, libc::IPPROTO_IP, libc::IP_PKTINFO, 1);
         } else {
             set_int(fd, libc::IPPROTO_IP, libc::IP_PKTINFO, 1)?;
         }
@@ -221,7 +224,7 @@ impl backend::UdpSocket for HostUdp {
             host_drops: None,
         };
         for (level, kind, data) in received_control(&msg) {
-            decode_control(level, kind, &data, &mut datagram);
+            decode_control(level, kind, &data, &mut datagram, self.v6);
         }
         Ok(datagram)
     }
@@ -385,7 +388,12 @@ fn int_of(data: &[u8]) -> Option<i32> {
 }
 
 /// Applies one host cmsg of a received datagram.
-fn decode_control(level: libc::c_int, kind: libc::c_int, data: &[u8], d: &mut Datagram) {
+/// Translates one received control message into `d`. On an IPv6 socket an IPv4 datagram
+/// (dual stack) may come with both forms of packet information; the IPv4 one wins (it
+/// tells broadcasts apart) and is reported as the IPv4-mapped IPv6 address the socket's
+/// family calls for.
+fn decode_control(level: libc::c_int, kind: libc::c_int, data: &[u8], d: &mut Datagram, v6_socket: bool) {
+    let has_packet_info = |d: &Datagram| d.control.iter().any(|c| matches!(c, ControlMessage::PacketInfo { .. }));
     match (level, kind) {
         (libc::IPPROTO_IP, libc::IP_PKTINFO) if data.len() >= 12 => {
             let ifindex = int_of(data).unwrap_or(0);
@@ -393,13 +401,22 @@ fn decode_control(level: libc::c_int, kind: libc::c_int, data: &[u8], d: &mut Da
             let dst = Ipv4Addr::from(<[u8; 4]>::try_from(&data[8..12]).expect("4 bytes"));
             d.multicast = dst.is_multicast();
             d.broadcast = dst.is_broadcast() || (!d.multicast && dst != spec_dst);
-            d.control.push(ControlMessage::PacketInfo { addr: IpAddr::V4(dst), interface: ifindex as u32 });
+            let addr = if v6_socket { IpAddr::V6(dst.to_ipv6_mapped()) } else { IpAddr::V4(dst) };
+            d.control.retain(|c| !matches!(c, ControlMessage::PacketInfo { .. }));
+            d.control.push(ControlMessage::PacketInfo { addr, interface: ifindex as u32 });
         }
         (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) if data.len() >= 20 => {
             let dst = Ipv6Addr::from(<[u8; 16]>::try_from(&data[..16]).expect("16 bytes"));
             let ifindex = u32::from_ne_bytes(data[16..20].try_into().expect("4 bytes"));
-            d.multicast = dst.is_multicast();
-            d.control.push(ControlMessage::PacketInfo { addr: IpAddr::V6(dst), interface: ifindex });
+            match dst.to_ipv4_mapped() {
+                // The IPv4 form came first and said more.
+                Some(_) if has_packet_info(d) => {}
+                Some(v4) => d.multicast = v4.is_multicast(),
+                None => d.multicast = dst.is_multicast(),
+            }
+            if !has_packet_info(d) {
+                d.control.push(ControlMessage::PacketInfo { addr: IpAddr::V6(dst), interface: ifindex });
+            }
         }
         (libc::IPPROTO_IP, libc::IP_TTL) => {
             if let Some(v) = int_of(data) {
@@ -470,17 +487,42 @@ mod tests {
         };
         let pktinfo = |spec: [u8; 4], dst: [u8; 4]| [1i32.to_ne_bytes().as_slice(), &spec, &dst].concat();
         let mut d = fresh();
-        decode_control(libc::IPPROTO_IP, libc::IP_PKTINFO, &pktinfo([127, 0, 0, 1], [127, 0, 0, 1]), &mut d);
+        decode_control(libc::IPPROTO_IP, libc::IP_PKTINFO, &pktinfo([127, 0, 0, 1], [127, 0, 0, 1]), &mut d, false);
         assert!(!d.broadcast && !d.multicast);
         assert_eq!(d.control, vec![ControlMessage::PacketInfo { addr: "127.0.0.1".parse().unwrap(), interface: 1 }]);
         let mut d = fresh();
-        decode_control(libc::IPPROTO_IP, libc::IP_PKTINFO, &pktinfo([127, 0, 0, 1], [127, 255, 255, 255]), &mut d);
+        decode_control(
+            libc::IPPROTO_IP,
+            libc::IP_PKTINFO,
+            &pktinfo([127, 0, 0, 1], [127, 255, 255, 255]),
+            &mut d,
+            false,
+        );
         assert!(d.broadcast && !d.multicast);
         let mut d = fresh();
-        decode_control(libc::IPPROTO_IP, libc::IP_PKTINFO, &pktinfo([127, 0, 0, 1], [239, 1, 2, 3]), &mut d);
+        decode_control(libc::IPPROTO_IP, libc::IP_PKTINFO, &pktinfo([127, 0, 0, 1], [239, 1, 2, 3]), &mut d, false);
         assert!(!d.broadcast && d.multicast);
         let mut d = fresh();
-        decode_control(libc::SOL_SOCKET, libc::SO_RXQ_OVFL, &7u32.to_ne_bytes(), &mut d);
+        decode_control(libc::SOL_SOCKET, libc::SO_RXQ_OVFL, &7u32.to_ne_bytes(), &mut d, false);
         assert_eq!(d.host_drops, Some(7));
+        // A dual-stack socket: both forms of an IPv4 broadcast's packet information, in
+        // either order, make one mapped PacketInfo with the broadcast flag.
+        let mapped =
+            |a: [u8; 4]| [Ipv4Addr::from(a).to_ipv6_mapped().octets().as_slice(), &1u32.to_ne_bytes()].concat();
+        for ip_first in [true, false] {
+            let mut d = fresh();
+            let v4 = pktinfo([127, 0, 0, 1], [127, 255, 255, 255]);
+            let v6 = mapped([127, 255, 255, 255]);
+            if ip_first {
+                decode_control(libc::IPPROTO_IP, libc::IP_PKTINFO, &v4, &mut d, true);
+                decode_control(libc::IPPROTO_IPV6, libc::IPV6_PKTINFO, &v6, &mut d, true);
+            } else {
+                decode_control(libc::IPPROTO_IPV6, libc::IPV6_PKTINFO, &v6, &mut d, true);
+                decode_control(libc::IPPROTO_IP, libc::IP_PKTINFO, &v4, &mut d, true);
+            }
+            assert!(d.broadcast, "ip first: {ip_first}");
+            let addr = IpAddr::V6(Ipv4Addr::new(127, 255, 255, 255).to_ipv6_mapped());
+            assert_eq!(d.control, vec![ControlMessage::PacketInfo { addr, interface: 1 }], "ip first: {ip_first}");
+        }
     }
 }

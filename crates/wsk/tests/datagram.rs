@@ -7,7 +7,7 @@
 mod common;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket as StdUdp};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 
@@ -1331,4 +1331,135 @@ fn a_send_meeting_a_full_buffer_waits_for_room() {
     ok(b.close());
     drop(npi);
     reg.deregister_timeout(WAIT).map_err(|(_, c)| c).unwrap();
+}
+
+/// Records whether it was called after `disabled` was set.
+struct Late {
+    disabled: Arc<AtomicBool>,
+    calls: AtomicUsize,
+    late: AtomicUsize,
+}
+
+impl DatagramEvents for Late {
+    fn on_receive_from(&self, _: Option<&mut DatagramIndication>, _: EventFlags) -> ReceiveFromOutcome {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.disabled.load(Ordering::SeqCst) {
+            self.late.fetch_add(1, Ordering::SeqCst);
+        }
+        ReceiveFromOutcome::Accepted
+    }
+}
+
+/// An indication queued on the reactor while a client thread runs a completion routine of
+/// the same socket: disabling the event then answers STATUS_EVENT_PENDING (the callback
+/// is as good as running), and once it said STATUS_SUCCESS no callback comes.
+#[test]
+fn no_callback_after_disable_returned_success() {
+    let (reg, npi) = env();
+    let disabled = Arc::new(AtomicBool::new(false));
+    let h = Arc::new(Late { disabled: disabled.clone(), calls: AtomicUsize::new(0), late: AtomicUsize::new(0) });
+    let a = bound(&npi, Family::V4.addr(0), None);
+    let b = bound(&npi, Family::V4.addr(0), Some(h.clone()));
+    b.enable_events(WSK_EVENT_RECEIVE_FROM).unwrap();
+    let to_b = b.local_addr().unwrap();
+    let to_a = a.local_addr().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let (b2, a2, dis) = (b.clone(), a.clone(), disabled.clone());
+    // The completion runs inline on this (client) thread, with the socket "delivering".
+    b.send_to_then(Box::new(b"x".to_vec()), Some(to_a), vec![], move |r| {
+        r.unwrap();
+        // A datagram for b arrives; the reactor reads it and queues the indication
+        // (it cannot deliver it: this thread is delivering).
+        a2.send_to(b"late".to_vec(), Some(to_b), vec![]).wait().unwrap();
+        wait_until("the reactor to read the datagram", || b2.stats().received == 1);
+        let st = b2.disable_event_nowait(WSK_EVENT_RECEIVE_FROM);
+        dis.store(true, Ordering::SeqCst);
+        tx.send(st).unwrap();
+    });
+    let st = recv(&rx, "the disable status");
+    // The reactor read the datagram and queued its indication: a callback is on its way.
+    assert_eq!(st, NtStatus::EVENT_PENDING);
+    // Let the reactor go through what it has.
+    let r = a.receive_from(8, 0);
+    assert_eq!(ok(r).data, b"x");
+    let c = bound(&npi, Family::V4.addr(0), None);
+    let d = bound(&npi, Family::V4.addr(0), None);
+    let rr = d.receive_from(8, 0);
+    ok(c.send_to(b"sync".to_vec(), Some(d.local_addr().unwrap()), vec![]));
+    ok(rr);
+    // The queued callback ran (once) after the disable, as STATUS_EVENT_PENDING announced.
+    assert_eq!(h.calls.load(Ordering::SeqCst), 1);
+    for s in [a, b, c, d] {
+        ok(s.close());
+    }
+    finish(reg, npi);
+}
+
+/// Panics on its first indication.
+struct Panicky {
+    calls: AtomicUsize,
+}
+
+impl DatagramEvents for Panicky {
+    fn on_receive_from(&self, _: Option<&mut DatagramIndication>, _: EventFlags) -> ReceiveFromOutcome {
+        if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            panic!("client bug");
+        }
+        ReceiveFromOutcome::Accepted
+    }
+}
+
+/// After a handler panicked (reported, "delivery goes on"), the socket still receives: the
+/// panic counts as STATUS_DATA_NOT_ACCEPTED (the datagram stays for a receive).
+#[test]
+fn a_panicking_handler_does_not_wedge_the_socket() {
+    let (reg, npi) = env();
+    let h = Arc::new(Panicky { calls: AtomicUsize::new(0) });
+    let a = bound(&npi, Family::V4.addr(0), None);
+    let b = bound(&npi, Family::V4.addr(0), Some(h.clone()));
+    b.enable_events(WSK_EVENT_RECEIVE_FROM).unwrap();
+    let to = Some(b.local_addr().unwrap());
+    ok(a.send_to(b"boom".to_vec(), to, vec![]));
+    wait_until("the first indication", || h.calls.load(Ordering::SeqCst) == 1);
+    // Not accepted: a dynamic event is disabled (disabling again is harmless).
+    let _ = b.disable_event_nowait(WSK_EVENT_RECEIVE_FROM);
+    assert_eq!(ok(b.receive_from(16, 0)).data, b"boom", "the datagram the handler did not take");
+    let r = b.receive_from(16, 0);
+    ok(a.send_to(b"after".to_vec(), to, vec![]));
+    assert_eq!(ok(r).data, b"after");
+    for s in [a, b] {
+        ok(s.close());
+    }
+    finish(reg, npi);
+}
+
+/// An IPv4 broadcast received on a dual-stack IPv6 socket carries MSG_BCAST, as on an IPv4 one.
+#[test]
+fn dual_stack_socket_reports_ipv4_broadcast() {
+    use std::net::{Ipv4Addr, SocketAddr};
+    use wsk::flags::MSG_BCAST;
+    use wsk::{SockOpt, SocketControl};
+    let (reg, npi) = env();
+    let a = bound(&npi, Family::V4.any(0), None);
+    let any6: SocketAddr = "[::]:0".parse().unwrap();
+    let b = ok(npi.datagram_socket(any6, None));
+    b.set_option(SockOpt::V6Only(false)).unwrap();
+    ok(b.bind(any6));
+    a.set_broadcast(true).unwrap();
+    let to = SocketAddr::new(Ipv4Addr::new(127, 255, 255, 255).into(), b.local_addr().unwrap().port());
+    let r = b.receive_from(16, 64);
+    match wait(a.send_to(b"all".to_vec(), Some(to), vec![])) {
+        Ok(_) => {
+            let d = ok(r);
+            eprintln!("remote {} flags {:#x}", d.info.remote, d.info.flags);
+            assert_eq!(d.info.flags & MSG_BCAST, MSG_BCAST, "flags {:#x}", d.info.flags);
+        }
+        Err(s) => {
+            eprintln!("skipped: {s}");
+            r.cancel();
+        }
+    }
+    ok(a.close());
+    ok(b.close());
+    finish(reg, npi);
 }

@@ -646,9 +646,13 @@ impl ConnState {
         self.indication_out = true;
         let socket = Arc::clone(shared);
         common.event(WSK_EVENT_RECEIVE, move || {
-            let mut indication = DataIndication::new(chain);
-            let outcome = handler.on_receive(Some(&mut indication), EventFlags(flags));
-            socket.receive_event_returned(outcome, indication);
+            // A panicking handler counts as not accepting: the bytes stay for a receive.
+            super::run_receive_callback(
+                DataIndication::new(chain),
+                |indication| handler.on_receive(Some(indication), EventFlags(flags)),
+                ReceiveOutcome::NotAccepted,
+                |outcome, indication| socket.receive_event_returned(outcome, indication),
+            );
         });
     }
 

@@ -530,9 +530,13 @@ impl DgramState {
         self.indication_out = true;
         let socket = Arc::clone(shared);
         common.event(WSK_EVENT_RECEIVE_FROM, move || {
-            let mut indication = DatagramIndication::new(chain);
-            let outcome = handler.on_receive_from(Some(&mut indication), EventFlags(flags));
-            socket.receive_from_event_returned(outcome, indication);
+            // A panicking handler counts as not accepting: nothing is lost.
+            super::run_receive_callback(
+                DatagramIndication::new(chain),
+                |indication| handler.on_receive_from(Some(indication), EventFlags(flags)),
+                ReceiveFromOutcome::NotAccepted,
+                |outcome, indication| socket.receive_from_event_returned(outcome, indication),
+            );
         });
         false
     }
@@ -984,6 +988,11 @@ impl DatagramSocket {
                 None => Ok(()),
             };
             if let Err(e) = result {
+                if remote.is_none() {
+                    // The association may be gone even though re-binding its port failed
+                    // (another socket took it): the filter and default destination are too.
+                    d.remote = None;
+                }
                 return Err((NtStatus::from_io_error(&e), done));
             }
             d.remote = remote;

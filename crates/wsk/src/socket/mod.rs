@@ -347,7 +347,11 @@ impl SocketShared {
                 if let Err(e) = st.common.events.disable(bit) {
                     return finish_sync(self, st, done, Err(e));
                 }
-                let running = st.common.running_event == bit;
+                // A callback of this event that is queued (the reactor delivers it next) is
+                // as good as running: it completes a disable only once it returned, and a
+                // disable without an IRP answers STATUS_EVENT_PENDING, so SUCCESS always
+                // means that no callback of the event comes any more.
+                let running = st.common.running_event == bit || st.common.outbox.iter().any(|w| w.event == bit);
                 if !running {
                     return finish_sync(self, st, done, Ok(()));
                 }
@@ -464,6 +468,26 @@ macro_rules! kind_state {
 kind_state!(ListenState, Listen);
 kind_state!(ConnState, Connection);
 kind_state!(DgramState, Datagram);
+
+/// Runs a client's receive callback. If it panics, `returned` still gets the indication
+/// (with `fallback` as the outcome, so the socket is not left waiting for it forever),
+/// then the panic goes on to [`SocketShared::deliver`], which reports it.
+pub(crate) fn run_receive_callback<I, O>(
+    indication: I,
+    callback: impl FnOnce(&mut I) -> O,
+    fallback: O,
+    returned: impl FnOnce(O, I),
+) {
+    let mut indication = indication;
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| callback(&mut indication)));
+    match outcome {
+        Ok(outcome) => returned(outcome, indication),
+        Err(panic) => {
+            returned(fallback, indication);
+            std::panic::resume_unwind(panic);
+        }
+    }
+}
 
 /// What every socket handle holds; dropping the last handle closes the socket.
 pub(crate) struct Handle {
