@@ -20,7 +20,7 @@
  *   every send completed before the callback returns, nothing needs retaining and the
  *   callback returns STATUS_SUCCESS. The last send may complete on another thread, and
  *   release the chain, while this callback is still returning STATUS_PENDING: libwsk takes
- *   such an early release of a chain being retained (docs/C_ABI.md, receive events).
+ *   such an early release of a chain being retained (docs/C_ABI.md, "WskRelease").
  * - When WSK is short of receive buffers (WSK_FLAG_RELEASE_ASAP), the datagrams are copied
  *   into pool memory and sent from there, and the chain goes back at once (STATUS_SUCCESS).
  * - WSK bounds what a retaining client holds: past its limit it stops reading the socket and
