@@ -50,7 +50,7 @@ fn many_registrations_at_once() {
             ok(l.close());
         }
         for reg in &regs {
-            assert_eq!(reg.outstanding(), (0, 1));
+            settled(reg, (0, 1));
         }
     });
     drop(npis);

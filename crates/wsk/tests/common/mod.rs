@@ -573,3 +573,11 @@ impl ConnectionEvents for Recorder {
         }
     }
 }
+
+/// Waits (bounded) until the registration counts `expected` (sockets, captures). A close
+/// counts its socket closed once its completion routine returned, which may be just after
+/// a waiter on the close (or on an op whose failure closes a socket) woke up.
+#[track_caller]
+pub fn settled(reg: &Registration, expected: (usize, usize)) {
+    wait_until(&format!("the registration to count {expected:?}"), || reg.outstanding() == expected);
+}
