@@ -154,6 +154,8 @@ pub(crate) struct DgramState {
     writable: bool,
     /// Writable reports are on (a send met a full buffer): see `UdpSocket::watch_writable`.
     watching_writes: bool,
+    /// An ICMP error (port or host unreachable) a host read returned: the next send's answer.
+    icmp_report: Option<NtStatus>,
     /// An indication is in the client's hands: refused datagrams may come back and go
     /// first, so receives wait for it.
     indication_out: bool,
@@ -185,6 +187,7 @@ impl DgramState {
             readable: false,
             writable: false,
             watching_writes: false,
+            icmp_report: None,
             indication_out: false,
             refused: false,
             packet_info: false,
@@ -281,6 +284,15 @@ impl DgramState {
                 let s = self.sends.pop_front().expect("front exists");
                 common.complete(s.done, Ok(s.bytes));
                 continue;
+            }
+            if head.sent == 0 {
+                if let Some(status) = self.icmp_report.take() {
+                    // The host reports an ICMP error once, to whichever call comes first; a
+                    // receive that met it left it for the next send, as a send would have.
+                    let s = self.sends.pop_front().expect("front exists");
+                    common.complete(s.done, Err(status));
+                    continue;
+                }
             }
             let Some(io) = &self.io else { return };
             let result = {
@@ -392,9 +404,14 @@ impl DgramState {
     /// A host read error: transient ones (ICMP reports such as `ECONNREFUSED` on a
     /// connected socket, resource shortages) are skipped; returns whether to read on.
     fn host_error(&mut self, common: &mut Common, e: &io::Error, count: usize) -> bool {
-        let fatal = matches!(e.raw_os_error(), Some(libc_codes::EBADF | libc_codes::ENOTSOCK | libc_codes::EFAULT));
+        use libc_codes::*;
+        let fatal = matches!(e.raw_os_error(), Some(EBADF | ENOTSOCK | EFAULT));
         if !fatal && count < MAX_HOST_ERRORS {
             tracing::debug!(error = %e, "datagram receive: host error skipped");
+            if matches!(e.raw_os_error(), Some(ECONNREFUSED | EHOSTUNREACH | ENETUNREACH | EHOSTDOWN)) {
+                // An ICMP report the read took from the host: it is the next send's.
+                self.icmp_report = Some(NtStatus::from_io_error(e));
+            }
             return true;
         }
         self.fail(common, NtStatus::from_io_error(e));
@@ -638,6 +655,10 @@ mod libc_codes {
     pub const EBADF: i32 = 9;
     pub const EFAULT: i32 = 14;
     pub const ENOTSOCK: i32 = 88;
+    pub const ENETUNREACH: i32 = 101;
+    pub const ECONNREFUSED: i32 = 111;
+    pub const EHOSTDOWN: i32 = 112;
+    pub const EHOSTUNREACH: i32 = 113;
 }
 
 /// `MSG_BCAST` / `MSG_MCAST` of a host datagram.
