@@ -41,7 +41,19 @@ enum Held {
     Retained,
 }
 
-type Table = HashMap<usize, (Kind, Held)>;
+/// A tracked element: its kind, where it stands, and the chain it was indicated in (a
+/// `Next` the client left pointing at memory since reused by another chain is told apart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    kind: Kind,
+    held: Held,
+    chain: u64,
+}
+
+type Table = HashMap<usize, Entry>;
+
+/// Numbers the chains shown to callbacks.
+static NEXT_CHAIN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// Elements indicated or retained and not yet released, by address.
 static ELEMENTS: Mutex<Option<Table>> = Mutex::new(None);
@@ -52,7 +64,7 @@ fn table() -> MutexGuard<'static, Option<Table>> {
 
 /// Retained elements of `kind` not yet released (for the leak report).
 pub fn retained_count(kind: Kind) -> usize {
-    table().as_ref().map_or(0, |m| m.values().filter(|&&(k, h)| k == kind && h == Held::Retained).count())
+    table().as_ref().map_or(0, |m| m.values().filter(|e| e.kind == kind && e.held == Held::Retained).count())
 }
 
 /// An element of an indication chain.
@@ -99,6 +111,7 @@ pub fn mdl_over(data: &[u8]) -> MDL {
 pub struct Chain<E: Element> {
     elements: Vec<Box<E>>,
     addrs: Vec<usize>,
+    id: u64,
 }
 
 impl<E: Element> Chain<E> {
@@ -109,12 +122,13 @@ impl<E: Element> Chain<E> {
             elements[i - 1].set_next(next);
         }
         let addrs: Vec<usize> = elements.iter().map(|e| &**e as *const E as usize).collect();
+        let id = NEXT_CHAIN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut map = table();
         let map = map.get_or_insert_with(HashMap::new);
         for &a in &addrs {
-            map.insert(a, (E::KIND, Held::Indicated));
+            map.insert(a, Entry { kind: E::KIND, held: Held::Indicated, chain: id });
         }
-        Chain { elements, addrs }
+        Chain { elements, addrs, id }
     }
 
     /// The first element (NULL for an empty chain).
@@ -139,13 +153,14 @@ impl<E: Element> Chain<E> {
             .collect();
         let mut map = table();
         let map = map.get_or_insert_with(HashMap::new);
+        let retained = Entry { kind: E::KIND, held: Held::Retained, chain: self.id };
         for p in raw {
-            if map.get(&(p as usize)) == Some(&(E::KIND, Held::ReleasedEarly)) {
+            if map.get(&(p as usize)).is_some_and(|e| e.held == Held::ReleasedEarly) {
                 map.remove(&(p as usize));
                 // SAFETY: released by the client already; still ours (made above).
                 drop(unsafe { Box::from_raw(p) });
             } else {
-                map.insert(p as usize, (E::KIND, Held::Retained));
+                map.insert(p as usize, retained);
             }
         }
     }
@@ -168,7 +183,7 @@ impl<E: Element> Chain<E> {
         let mut map = table();
         let map = map.get_or_insert_with(HashMap::new);
         for a in self.addrs.drain(..) {
-            early |= map.remove(&a).is_some_and(|(_, h)| h == Held::ReleasedEarly);
+            early |= map.remove(&a).is_some_and(|e| e.held == Held::ReleasedEarly);
         }
         early
     }
@@ -193,12 +208,17 @@ pub unsafe fn release<E: Element>(list: *mut E::Ind) -> NTSTATUS {
         return STATUS_INVALID_PARAMETER;
     }
     let mut p = list;
-    let mut first = true;
+    let mut chain = None;
     while !p.is_null() {
         let mut map = table();
-        let held = map.as_mut().and_then(|m| m.get(&(p as usize)).copied());
+        // An element of this kind, and of the chain the walk started in.
+        let held = map
+            .as_mut()
+            .and_then(|m| m.get(&(p as usize)).copied())
+            .filter(|e| e.kind == E::KIND && chain.is_none_or(|c| c == e.chain));
         match held {
-            Some((kind, Held::Retained)) if kind == E::KIND => {
+            Some(Entry { held: Held::Retained, chain: id, .. }) => {
+                chain = Some(id);
                 map.as_mut().expect("present").remove(&(p as usize));
                 drop(map);
                 // SAFETY: `p` was a retained element of this kind, removed from the table
@@ -208,19 +228,19 @@ pub unsafe fn release<E: Element>(list: *mut E::Ind) -> NTSTATUS {
                 p = unsafe { E::next(&*element as *const E as *const E::Ind) };
                 drop(element); // returns the buffer to the provider
             }
-            Some((kind, Held::Indicated)) if kind == E::KIND => {
+            Some(entry @ Entry { held: Held::Indicated, chain: id, .. }) => {
+                chain = Some(id);
                 // Released by another thread before the callback returned STATUS_PENDING:
                 // freed once it has (see `Chain::retain`).
-                map.as_mut().expect("present").insert(p as usize, (kind, Held::ReleasedEarly));
+                map.as_mut().expect("present").insert(p as usize, Entry { held: Held::ReleasedEarly, ..entry });
                 // SAFETY: the element lives until the callback returned, which cannot happen
                 // before the table lock is released.
                 p = unsafe { E::next(p) };
             }
             _ => {
-                return if first { STATUS_INVALID_PARAMETER } else { STATUS_SUCCESS };
+                return if chain.is_none() { STATUS_INVALID_PARAMETER } else { STATUS_SUCCESS };
             }
         }
-        first = false;
     }
     STATUS_SUCCESS
 }
@@ -346,6 +366,28 @@ mod tests {
             assert_eq!(release::<DataElement>(e[0]), STATUS_INVALID_PARAMETER);
             assert_eq!(Arc::strong_count(&counter), 2);
             assert_eq!(release::<TestElement>(e[0]), STATUS_SUCCESS);
+        }
+        assert_eq!(Arc::strong_count(&counter), 1);
+    }
+
+    /// A `Next` left pointing at an element of another chain (memory a released element
+    /// had, reused for a newer chain) ends the walk there: the other chain is not touched.
+    #[test]
+    fn a_walk_stays_in_its_chain() {
+        let _serial = serial();
+        let counter = Arc::new(());
+        let (a, ea) = indicated(1);
+        a.retain([Arc::clone(&counter)]);
+        let (b, eb) = indicated(2);
+        b.retain((0..2).map(|_| Arc::clone(&counter)));
+        assert_eq!(Arc::strong_count(&counter), 4);
+        // SAFETY: pointers of this test's chains; the stray `next` is what is being tested.
+        unsafe {
+            let stray = ea[0];
+            (*stray).next = eb[1];
+            assert_eq!(release::<TestElement>(ea[0]), STATUS_SUCCESS);
+            assert_eq!(Arc::strong_count(&counter), 3, "only chain a's element was freed");
+            assert_eq!(release::<TestElement>(eb[0]), STATUS_SUCCESS);
         }
         assert_eq!(Arc::strong_count(&counter), 1);
     }
