@@ -920,106 +920,10 @@ fn deregistration_waits_for_datagram_sockets() {
     t.join().unwrap();
 }
 
-/// The host backend, except that the receives of a UDP socket fail with `EBADF` once
-/// its flag (one per socket, in creation order) is set.
-struct BreakingUdp {
-    host: wsk_host::HostBackend,
-    broken: Arc<Mutex<Vec<Arc<std::sync::atomic::AtomicBool>>>>,
-}
-
-struct BreakableSocket {
-    inner: Box<dyn wsk::backend::UdpSocket>,
-    broken: Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl wsk::backend::Backend for BreakingUdp {
-    fn tcp_listen(
-        &self,
-        addr: SocketAddr,
-        options: &wsk::backend::ListenOptions,
-    ) -> std::io::Result<Box<dyn wsk::backend::TcpListener>> {
-        self.host.tcp_listen(addr, options)
-    }
-    fn tcp_socket(&self, family_of: &SocketAddr) -> std::io::Result<Box<dyn wsk::backend::TcpStream>> {
-        self.host.tcp_socket(family_of)
-    }
-    fn udp_socket(&self, family_of: &SocketAddr) -> std::io::Result<Box<dyn wsk::backend::UdpSocket>> {
-        let broken = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        self.broken.lock().unwrap().push(broken.clone());
-        Ok(Box::new(BreakableSocket { inner: self.host.udp_socket(family_of)?, broken }))
-    }
-    fn poll(
-        &self,
-        events: &mut Vec<(wsk::backend::Token, wsk::backend::Readiness)>,
-        timeout: Option<std::time::Duration>,
-    ) -> std::io::Result<()> {
-        self.host.poll(events, timeout)
-    }
-    fn wake(&self) {
-        self.host.wake()
-    }
-}
-
-impl wsk::backend::OptionSocket for BreakableSocket {
-    fn set_option(&self, option: &wsk::SockOpt) -> std::io::Result<()> {
-        self.inner.set_option(option)
-    }
-    fn get_option(&self, name: wsk::OptName) -> std::io::Result<wsk::SockOpt> {
-        self.inner.get_option(name)
-    }
-}
-
-impl wsk::backend::UdpSocket for BreakableSocket {
-    fn bind(&self, addr: SocketAddr) -> std::io::Result<()> {
-        self.inner.bind(addr)
-    }
-    fn register(&self, token: wsk::backend::Token) -> std::io::Result<()> {
-        self.inner.register(token)
-    }
-    fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.inner.local_addr()
-    }
-    fn connect(&self, addr: SocketAddr) -> std::io::Result<()> {
-        self.inner.connect(addr)
-    }
-    fn disconnect(&self) -> std::io::Result<()> {
-        self.inner.disconnect()
-    }
-    fn send_to(
-        &self,
-        bufs: &[std::io::IoSlice<'_>],
-        to: Option<SocketAddr>,
-        control: &[ControlMessage],
-    ) -> std::io::Result<usize> {
-        self.inner.send_to(bufs, to, control)
-    }
-    fn send_batch(
-        &self,
-        datagrams: &[&[std::io::IoSlice<'_>]],
-        to: Option<SocketAddr>,
-        control: &[ControlMessage],
-    ) -> std::io::Result<usize> {
-        self.inner.send_batch(datagrams, to, control)
-    }
-    fn recv_from(&self, buf: &mut [u8]) -> std::io::Result<wsk::backend::Datagram> {
-        if self.broken.load(Ordering::SeqCst) {
-            return Err(std::io::Error::from_raw_os_error(libc::EBADF));
-        }
-        self.inner.recv_from(buf)
-    }
-    fn take_error(&self) -> std::io::Result<Option<std::io::Error>> {
-        self.inner.take_error()
-    }
-    fn raw_fd(&self) -> i32 {
-        self.inner.raw_fd()
-    }
-}
-
 #[test]
 fn a_dead_socket_is_indicated_once_with_no_datagrams() {
-    let broken = Arc::new(Mutex::new(Vec::new()));
-    let backend = BreakingUdp { host: wsk_host::HostBackend::new().unwrap(), broken: broken.clone() };
-    let provider = wsk::Provider::with_backend(Box::new(backend), true).unwrap();
+    let faults = FaultyUdp::default();
+    let provider = faults.provider();
     let reg = wsk::Registration::with_provider(&provider, 0x0100).unwrap();
     let npi = reg.capture(wsk::Wait::NoWait).unwrap();
     let (h, calls) = Scripted::new(vec![]);
@@ -1028,7 +932,7 @@ fn a_dead_socket_is_indicated_once_with_no_datagrams() {
     b.enable_events(WSK_EVENT_RECEIVE_FROM).unwrap();
     ok(a.send_to(b"alive".to_vec(), Some(b.local_addr().unwrap()), vec![]));
     assert_eq!(recv(&calls, "an indication"), 1);
-    broken.lock().unwrap()[1].store(true, Ordering::SeqCst);
+    faults.socket(1).broken.store(true, Ordering::SeqCst);
     ok(a.send_to(b"dead".to_vec(), Some(b.local_addr().unwrap()), vec![]));
     assert_eq!(recv(&calls, "the NULL indication"), 2);
     assert_eq!(h.dead.load(Ordering::SeqCst), 1);
@@ -1187,67 +1091,107 @@ fn icmp_reports_fail_later_sends_but_not_receives() {
     finish(reg, npi);
 }
 
-/// The host backend, except that a UDP socket's sends meet a full buffer (`EAGAIN`) while
-/// its flag (one per socket, in creation order) is set; records `watch_writable` calls and
-/// reports a socket writable when the test asks.
-struct FullUdp {
-    host: Arc<wsk_host::HostBackend>,
-    full: Arc<Mutex<Vec<Arc<std::sync::atomic::AtomicBool>>>>,
+/// What a test makes one UDP socket of [`FaultyUdp`] do.
+#[derive(Default)]
+struct Faults {
+    /// Receives fail with `EBADF` (the socket died).
+    broken: AtomicBool,
+    /// Sends meet a full buffer (`EAGAIN`).
+    full: AtomicBool,
+}
+
+/// The host backend, except that each UDP socket (in creation order) has [`Faults`] the
+/// test sets; `watch_writable` calls are recorded, and a socket is reported writable when
+/// the test asks.
+#[derive(Default)]
+struct FaultyUdp {
+    host: Arc<Mutex<Option<Arc<wsk_host::HostBackend>>>>,
+    sockets: Arc<Mutex<Vec<Arc<Faults>>>>,
     watched: Arc<Mutex<Vec<(wsk::backend::Token, bool)>>>,
     writable: Arc<Mutex<Option<wsk::backend::Token>>>,
 }
 
-struct FillableSocket {
+impl FaultyUdp {
+    /// A provider over this backend; `self` keeps handles to the shared test state.
+    fn provider(&self) -> wsk::Provider {
+        let host = Arc::new(wsk_host::HostBackend::new().unwrap());
+        *self.host.lock().unwrap() = Some(host);
+        let backend = FaultyUdp {
+            host: self.host.clone(),
+            sockets: self.sockets.clone(),
+            watched: self.watched.clone(),
+            writable: self.writable.clone(),
+        };
+        wsk::Provider::with_backend(Box::new(backend), true).unwrap()
+    }
+
+    fn host(&self) -> Arc<wsk_host::HostBackend> {
+        self.host.lock().unwrap().clone().expect("provider() made it")
+    }
+
+    fn socket(&self, i: usize) -> Arc<Faults> {
+        self.sockets.lock().unwrap()[i].clone()
+    }
+}
+
+struct FaultySocket {
     inner: Box<dyn wsk::backend::UdpSocket>,
-    full: Arc<std::sync::atomic::AtomicBool>,
+    faults: Arc<Faults>,
     watched: Arc<Mutex<Vec<(wsk::backend::Token, bool)>>>,
 }
 
-impl FillableSocket {
-    fn blocked(&self) -> std::io::Result<()> {
-        if self.full.load(Ordering::SeqCst) {
-            return Err(std::io::ErrorKind::WouldBlock.into());
+impl FaultySocket {
+    fn fail_if(&self, fault: &AtomicBool, e: std::io::Error) -> std::io::Result<()> {
+        if fault.load(Ordering::SeqCst) {
+            return Err(e);
         }
         Ok(())
     }
 }
 
-impl wsk::backend::Backend for FullUdp {
+impl wsk::backend::Backend for FaultyUdp {
     fn tcp_listen(
         &self,
         addr: SocketAddr,
         options: &wsk::backend::ListenOptions,
     ) -> std::io::Result<Box<dyn wsk::backend::TcpListener>> {
-        self.host.tcp_listen(addr, options)
+        self.host().tcp_listen(addr, options)
     }
     fn tcp_socket(&self, family_of: &SocketAddr) -> std::io::Result<Box<dyn wsk::backend::TcpStream>> {
-        self.host.tcp_socket(family_of)
+        self.host().tcp_socket(family_of)
     }
     fn udp_socket(&self, family_of: &SocketAddr) -> std::io::Result<Box<dyn wsk::backend::UdpSocket>> {
-        let full = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        self.full.lock().unwrap().push(full.clone());
-        let inner = self.host.udp_socket(family_of)?;
-        Ok(Box::new(FillableSocket { inner, full, watched: self.watched.clone() }))
+        let faults = Arc::new(Faults::default());
+        self.sockets.lock().unwrap().push(faults.clone());
+        let inner = self.host().udp_socket(family_of)?;
+        Ok(Box::new(FaultySocket { inner, faults, watched: self.watched.clone() }))
     }
     fn poll(
         &self,
         events: &mut Vec<(wsk::backend::Token, wsk::backend::Readiness)>,
         timeout: Option<std::time::Duration>,
     ) -> std::io::Result<()> {
-        self.host.poll(events, timeout)?;
+        self.host().poll(events, timeout)?;
         if let Some(token) = self.writable.lock().unwrap().take() {
             events.push((token, wsk::backend::Readiness { writable: true, ..Default::default() }));
         }
         Ok(())
     }
     fn wake(&self) {
-        self.host.wake()
+        self.host().wake()
     }
 }
 
-impl wsk::backend::OptionSocket for FillableSocket {}
+impl wsk::backend::OptionSocket for FaultySocket {
+    fn set_option(&self, option: &wsk::SockOpt) -> std::io::Result<()> {
+        self.inner.set_option(option)
+    }
+    fn get_option(&self, name: wsk::OptName) -> std::io::Result<wsk::SockOpt> {
+        self.inner.get_option(name)
+    }
+}
 
-impl wsk::backend::UdpSocket for FillableSocket {
+impl wsk::backend::UdpSocket for FaultySocket {
     fn bind(&self, addr: SocketAddr) -> std::io::Result<()> {
         self.inner.bind(addr)
     }
@@ -1269,7 +1213,7 @@ impl wsk::backend::UdpSocket for FillableSocket {
         to: Option<SocketAddr>,
         control: &[ControlMessage],
     ) -> std::io::Result<usize> {
-        self.blocked()?;
+        self.fail_if(&self.faults.full, std::io::ErrorKind::WouldBlock.into())?;
         self.inner.send_to(bufs, to, control)
     }
     fn send_batch(
@@ -1278,10 +1222,11 @@ impl wsk::backend::UdpSocket for FillableSocket {
         to: Option<SocketAddr>,
         control: &[ControlMessage],
     ) -> std::io::Result<usize> {
-        self.blocked()?;
+        self.fail_if(&self.faults.full, std::io::ErrorKind::WouldBlock.into())?;
         self.inner.send_batch(datagrams, to, control)
     }
     fn recv_from(&self, buf: &mut [u8]) -> std::io::Result<wsk::backend::Datagram> {
+        self.fail_if(&self.faults.broken, std::io::Error::from_raw_os_error(libc::EBADF))?;
         self.inner.recv_from(buf)
     }
     fn take_error(&self) -> std::io::Result<Option<std::io::Error>> {
@@ -1300,13 +1245,9 @@ impl wsk::backend::UdpSocket for FillableSocket {
 /// for then, and only then (a UDP socket is registered for reads) — and goes out after it.
 #[test]
 fn a_send_meeting_a_full_buffer_waits_for_room() {
-    let host = Arc::new(wsk_host::HostBackend::new().unwrap());
-    let full = Arc::new(Mutex::new(Vec::new()));
-    let watched = Arc::new(Mutex::new(Vec::new()));
-    let writable = Arc::new(Mutex::new(None));
-    let backend =
-        FullUdp { host: host.clone(), full: full.clone(), watched: watched.clone(), writable: writable.clone() };
-    let provider = wsk::Provider::with_backend(Box::new(backend), true).unwrap();
+    let faults = FaultyUdp::default();
+    let provider = faults.provider();
+    let watched = faults.watched.clone();
     let reg = wsk::Registration::with_provider(&provider, 0x0100).unwrap();
     let npi = reg.capture(wsk::Wait::NoWait).unwrap();
     let a = bound(&npi, Family::V4.addr(0), None);
@@ -1314,16 +1255,16 @@ fn a_send_meeting_a_full_buffer_waits_for_room() {
     ok(a.send_to(b"first".to_vec(), Some(b.local_addr().unwrap()), vec![]));
     assert!(watched.lock().unwrap().is_empty(), "no writable reports while sends go through");
 
-    full.lock().unwrap()[0].store(true, Ordering::SeqCst);
+    faults.socket(0).full.store(true, Ordering::SeqCst);
     let (tx, rx) = mpsc::channel();
     a.send_to_then(Box::new(b"second".to_vec()), Some(b.local_addr().unwrap()), vec![], move |r| tx.send(r).unwrap());
     wait_until("the socket watched for room", || watched.lock().unwrap().iter().any(|&(_, on)| on));
     let token = watched.lock().unwrap()[0].0;
     assert!(rx.try_recv().is_err(), "the send waits");
 
-    full.lock().unwrap()[0].store(false, Ordering::SeqCst);
-    *writable.lock().unwrap() = Some(token);
-    wsk::backend::Backend::wake(&*host);
+    faults.socket(0).full.store(false, Ordering::SeqCst);
+    *faults.writable.lock().unwrap() = Some(token);
+    wsk::backend::Backend::wake(&*faults.host());
     assert_eq!(recv(&rx, "the send after the writable report"), Ok(6));
     let first = b.receive_from(16, 0);
     assert_eq!(ok(first).data, b"first");
