@@ -668,30 +668,11 @@ fn pingpong_criterion(c: &mut Criterion, variants: &[Box<dyn PingPong>]) {
 /// Interleaved rounds timing each round trip; percentiles over all rounds, plus the
 /// whole process's CPU time and context switches per round trip (both ends included).
 fn pingpong_summary(variants: &[Box<dyn PingPong>]) {
-    let mut samples: Vec<Vec<u64>> = vec![Vec::new(); variants.len()];
-    let mut cpu_ns = vec![0u64; variants.len()];
-    let mut switches = vec![0u64; variants.len()];
     let lost0: Vec<u64> = variants.iter().map(|v| v.lost()).collect();
     header(&format!(
         "UDP ping-pong summary: {PP_ROUNDS} interleaved rounds of {PP_RTTS} round trips of 64 B per variant"
     ));
-    for _ in 0..PP_ROUNDS {
-        for (i, v) in variants.iter().enumerate() {
-            let (cpu0, cs0) = (common::process_cpu_ns(), common::process_ctx_switches());
-            samples[i].extend(v.run(PP_RTTS, true).1);
-            cpu_ns[i] += common::process_cpu_ns() - cpu0;
-            switches[i] += common::process_ctx_switches() - cs0;
-        }
-    }
-    let rtts = (PP_ROUNDS as u64 * PP_RTTS) as f64;
-    let stats: Vec<(f64, f64, f64)> = samples
-        .iter_mut()
-        .map(|s| {
-            s.sort_unstable();
-            let mean = s.iter().sum::<u64>() as f64 / s.len() as f64;
-            (common::percentile(s, 0.5) as f64 / 1e3, common::percentile(s, 0.99) as f64 / 1e3, mean / 1e3)
-        })
-        .collect();
+    let stats = common::interleaved_latency(variants.len(), PP_ROUNDS, PP_RTTS, |i, n| variants[i].run(n, true).1);
     let by_name = |n: &str| stats[variants.iter().position(|v| v.name() == n).unwrap()];
     let std = by_name("std_threads");
     let mt = by_name("tokio_mt2");
@@ -700,21 +681,21 @@ fn pingpong_summary(variants: &[Box<dyn PingPong>]) {
         "| variant | p50 µs | p99 µs | mean µs | CPU µs/RTT | ctx switches/RTT | lost | p50 vs std | p50 vs tokio_mt2 | p50 vs tokio_ct | mean vs std | mean vs tokio_ct |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
-    for (i, (v, (p50, p99, mean))) in variants.iter().zip(&stats).enumerate() {
+    for ((v, l), lost0) in variants.iter().zip(&stats).zip(lost0) {
         println!(
             "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
             v.name(),
-            p50,
-            p99,
-            mean,
-            cpu_ns[i] as f64 / rtts / 1e3,
-            switches[i] as f64 / rtts,
-            v.lost() - lost0[i],
-            p50 / std.0,
-            p50 / mt.0,
-            p50 / ct.0,
-            mean / std.2,
-            mean / ct.2
+            l.p50,
+            l.p99,
+            l.mean,
+            l.cpu_us,
+            l.switches,
+            v.lost() - lost0,
+            l.p50 / std.p50,
+            l.p50 / mt.p50,
+            l.p50 / ct.p50,
+            l.mean / std.mean,
+            l.mean / ct.mean
         );
     }
 }

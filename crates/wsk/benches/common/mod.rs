@@ -251,3 +251,52 @@ pub fn machine() -> String {
     let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     format!("{n} CPUs, {model}")
 }
+
+/// Latency of one variant over interleaved rounds (µs), with the whole process's CPU time
+/// (µs) and context switches per operation: both ends of a round trip are in the process.
+#[derive(Clone, Copy, Debug)]
+pub struct Latency {
+    pub p50: f64,
+    pub p99: f64,
+    pub mean: f64,
+    pub cpu_us: f64,
+    pub switches: f64,
+}
+
+/// Runs `rounds` rounds in which each of `variants` variants performs `n` timed
+/// operations (`run(variant, n)` returns one sample in ns per operation), interleaved so
+/// that drifts of the machine touch every variant alike; returns each variant's figures.
+pub fn interleaved_latency(
+    variants: usize,
+    rounds: usize,
+    n: u64,
+    mut run: impl FnMut(usize, u64) -> Vec<u64>,
+) -> Vec<Latency> {
+    let mut samples: Vec<Vec<u64>> = vec![Vec::new(); variants];
+    let mut cpu_ns = vec![0u64; variants];
+    let mut switches = vec![0u64; variants];
+    for _ in 0..rounds {
+        for i in 0..variants {
+            let (cpu0, cs0) = (process_cpu_ns(), process_ctx_switches());
+            samples[i].extend(run(i, n));
+            cpu_ns[i] += process_cpu_ns() - cpu0;
+            switches[i] += process_ctx_switches() - cs0;
+        }
+    }
+    let ops = (rounds as u64 * n) as f64;
+    samples
+        .iter_mut()
+        .enumerate()
+        .map(|(i, s)| {
+            s.sort_unstable();
+            let mean = s.iter().sum::<u64>() as f64 / s.len() as f64;
+            Latency {
+                p50: percentile(s, 0.5) as f64 / 1e3,
+                p99: percentile(s, 0.99) as f64 / 1e3,
+                mean: mean / 1e3,
+                cpu_us: cpu_ns[i] as f64 / ops / 1e3,
+                switches: switches[i] as f64 / ops,
+            }
+        })
+        .collect()
+}
