@@ -155,43 +155,50 @@ statuses! {
     ACCESS_VIOLATION = 0xC000_0005;
 }
 
-// Linux errno values (the asm-generic numbering used by x86-64, aarch64, riscv64, ...).
-// Defined here rather than taken from libc so that `wsk-core` stays dependency-free.
-const EPERM: i32 = 1;
-const EBADF: i32 = 9;
-/// Also `EWOULDBLOCK`, which has the same value on Linux.
-const EAGAIN: i32 = 11;
-const ENOMEM: i32 = 12;
-const EACCES: i32 = 13;
-const EINVAL: i32 = 22;
-const ENFILE: i32 = 23;
-const EMFILE: i32 = 24;
-const EPIPE: i32 = 32;
-const ENOTSOCK: i32 = 88;
-const EMSGSIZE: i32 = 90;
-const EPROTOTYPE: i32 = 91;
-const ENOPROTOOPT: i32 = 92;
-const EPROTONOSUPPORT: i32 = 93;
-const ESOCKTNOSUPPORT: i32 = 94;
-const EOPNOTSUPP: i32 = 95;
-const EPFNOSUPPORT: i32 = 96;
-const EAFNOSUPPORT: i32 = 97;
-const EADDRINUSE: i32 = 98;
-const EADDRNOTAVAIL: i32 = 99;
-const ENETDOWN: i32 = 100;
-const ENETUNREACH: i32 = 101;
-const ECONNABORTED: i32 = 103;
-const ECONNRESET: i32 = 104;
-const ENOBUFS: i32 = 105;
-const EISCONN: i32 = 106;
-const ENOTCONN: i32 = 107;
-const ETIMEDOUT: i32 = 110;
-const ECONNREFUSED: i32 = 111;
-const EHOSTDOWN: i32 = 112;
-const EHOSTUNREACH: i32 = 113;
-const EALREADY: i32 = 114;
-const EINPROGRESS: i32 = 115;
-const ECANCELED: i32 = 125;
+/// Linux errno values (the asm-generic numbering used by x86-64, aarch64, riscv64, ...),
+/// for the places that tell host errors apart. Defined here rather than taken from libc
+/// so that `wsk-core` stays dependency-free. Each constant is the errno of its name.
+#[allow(missing_docs)]
+pub mod errno {
+    pub const EPERM: i32 = 1;
+    pub const EBADF: i32 = 9;
+    /// Also `EWOULDBLOCK`, which has the same value on Linux.
+    pub const EAGAIN: i32 = 11;
+    pub const ENOMEM: i32 = 12;
+    pub const EACCES: i32 = 13;
+    pub const EFAULT: i32 = 14;
+    pub const EINVAL: i32 = 22;
+    pub const ENFILE: i32 = 23;
+    pub const EMFILE: i32 = 24;
+    pub const EPIPE: i32 = 32;
+    pub const EPROTO: i32 = 71;
+    pub const ENOTSOCK: i32 = 88;
+    pub const EMSGSIZE: i32 = 90;
+    pub const EPROTOTYPE: i32 = 91;
+    pub const ENOPROTOOPT: i32 = 92;
+    pub const EPROTONOSUPPORT: i32 = 93;
+    pub const ESOCKTNOSUPPORT: i32 = 94;
+    pub const EOPNOTSUPP: i32 = 95;
+    pub const EPFNOSUPPORT: i32 = 96;
+    pub const EAFNOSUPPORT: i32 = 97;
+    pub const EADDRINUSE: i32 = 98;
+    pub const EADDRNOTAVAIL: i32 = 99;
+    pub const ENETDOWN: i32 = 100;
+    pub const ENETUNREACH: i32 = 101;
+    pub const ECONNABORTED: i32 = 103;
+    pub const ECONNRESET: i32 = 104;
+    pub const ENOBUFS: i32 = 105;
+    pub const EISCONN: i32 = 106;
+    pub const ENOTCONN: i32 = 107;
+    pub const ETIMEDOUT: i32 = 110;
+    pub const ECONNREFUSED: i32 = 111;
+    pub const EHOSTDOWN: i32 = 112;
+    pub const EHOSTUNREACH: i32 = 113;
+    pub const EALREADY: i32 = 114;
+    pub const EINPROGRESS: i32 = 115;
+    pub const ECANCELED: i32 = 125;
+}
+use errno::*;
 
 /// THE host-error table: Linux errno → `NTSTATUS`, with the errno's name.
 ///

@@ -82,9 +82,6 @@ pub struct ConnectionStats {
 /// The most `WskConnectEx` sends with its connect.
 pub(crate) const MAX_CONNECT_DATA: usize = 65_535;
 
-/// Linux `EINPROGRESS`.
-const EINPROGRESS: i32 = 115;
-
 pub(crate) struct ConnState {
     family_of: SocketAddr,
     io: Option<Box<dyn TcpStream>>,
@@ -387,7 +384,10 @@ impl ConnState {
                     self.backlog_due = true;
                 }
                 // A Fast Open SYN left without data (no cookie yet): the data follows the handshake.
-                Err(e) if self.phase == Phase::Connecting && e.raw_os_error() == Some(EINPROGRESS) => {
+                Err(e)
+                    if self.phase == Phase::Connecting
+                        && e.raw_os_error() == Some(wsk_core::status::errno::EINPROGRESS) =>
+                {
                     self.writable = false;
                 }
                 Err(e) => self.fail(common, NtStatus::from_io_error(&e)),

@@ -404,7 +404,7 @@ impl DgramState {
     /// A host read error: transient ones (ICMP reports such as `ECONNREFUSED` on a
     /// connected socket, resource shortages) are skipped; returns whether to read on.
     fn host_error(&mut self, common: &mut Common, e: &io::Error, count: usize) -> bool {
-        use libc_codes::*;
+        use wsk_core::status::errno::*;
         let fatal = matches!(e.raw_os_error(), Some(EBADF | ENOTSOCK | EFAULT));
         if !fatal && count < MAX_HOST_ERRORS {
             tracing::debug!(error = %e, "datagram receive: host error skipped");
@@ -648,17 +648,6 @@ impl DgramState {
         self.io = None;
         self.handler = None;
     }
-}
-
-/// errno values the read path tells apart (Linux numbers, without a libc dependency).
-mod libc_codes {
-    pub const EBADF: i32 = 9;
-    pub const EFAULT: i32 = 14;
-    pub const ENOTSOCK: i32 = 88;
-    pub const ENETUNREACH: i32 = 101;
-    pub const ECONNREFUSED: i32 = 111;
-    pub const EHOSTDOWN: i32 = 112;
-    pub const EHOSTUNREACH: i32 = 113;
 }
 
 /// `MSG_BCAST` / `MSG_MCAST` of a host datagram.

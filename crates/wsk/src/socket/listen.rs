@@ -14,7 +14,7 @@ use wsk_core::backend::{ListenOptions, Readiness, TcpListener};
 use wsk_core::consts::events::WSK_EVENT_ACCEPT;
 use wsk_core::event::{Category, EventState};
 use wsk_core::option::{OptName, SockOpt};
-use wsk_core::status::NtStatus;
+use wsk_core::status::{errno, NtStatus};
 
 use super::options::{host_result, OptionContext};
 pub use conditional::{InspectAction, InspectId, InspectRequest};
@@ -170,13 +170,10 @@ impl ListenState {
         match e.raw_os_error() {
             _ if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
             // The peer gave up before we took the connection: try the next one.
-            Some(libc_errno::ECONNABORTED) | Some(libc_errno::EPROTO) | Some(libc_errno::EPERM) => {}
+            Some(errno::ECONNABORTED) | Some(errno::EPROTO) | Some(errno::EPERM) => {}
             // Out of descriptors or memory: epoll reports nothing new for connections
             // already waiting, so look again after a pause (see `retry_later`).
-            Some(libc_errno::EMFILE)
-            | Some(libc_errno::ENFILE)
-            | Some(libc_errno::ENOBUFS)
-            | Some(libc_errno::ENOMEM) => {
+            Some(errno::EMFILE) | Some(errno::ENFILE) | Some(errno::ENOBUFS) | Some(errno::ENOMEM) => {
                 tracing::warn!(local = ?self.local, error = %e, "accept failed for want of resources; retrying");
                 self.readable = false;
                 self.retry_later = true;
@@ -253,17 +250,6 @@ impl ListenState {
         self.io = None;
         self.handler = None;
     }
-}
-
-/// Linux errno values the accept path tells apart.
-mod libc_errno {
-    pub const EPERM: i32 = 1;
-    pub const ENOMEM: i32 = 12;
-    pub const ENFILE: i32 = 23;
-    pub const EMFILE: i32 = 24;
-    pub const EPROTO: i32 = 71;
-    pub const ENOBUFS: i32 = 105;
-    pub const ECONNABORTED: i32 = 103;
 }
 
 /// A listening socket (`WSK_FLAG_LISTEN_SOCKET`).

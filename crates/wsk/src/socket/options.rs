@@ -116,10 +116,8 @@ impl SocketShared {
 pub(crate) fn host_result<T>(r: std::io::Result<T>) -> Result<T> {
     r.map_err(|e| match e.kind() {
         std::io::ErrorKind::Unsupported => NtStatus::NOT_SUPPORTED,
-        _ if e.raw_os_error() == Some(ENOPROTOOPT) => NtStatus::NOT_SUPPORTED,
+        // The host lacks the option (e.g. `UDP_SEGMENT` on an old kernel).
+        _ if e.raw_os_error() == Some(wsk_core::status::errno::ENOPROTOOPT) => NtStatus::NOT_SUPPORTED,
         _ => NtStatus::from_io_error(&e),
     })
 }
-
-/// `ENOPROTOOPT` on Linux: the host lacks the option (e.g. `UDP_SEGMENT` on an old kernel).
-const ENOPROTOOPT: i32 = 92;
