@@ -301,10 +301,15 @@ impl Clients<'_> {
 
 /// Waits for `op` at most [`OP_TIMEOUT`]; failures are described with `what`.
 fn wait<T: Send + 'static>(op: Op<T>, what: &str) -> Result<T, String> {
-    match op.wait_timeout(OP_TIMEOUT) {
+    wait_within(op, what, OP_TIMEOUT)
+}
+
+/// Waits for `op` at most `limit`; failures (and the timeout) are described with `what`.
+pub(crate) fn wait_within<T: Send + 'static>(op: Op<T>, what: &str, limit: Duration) -> Result<T, String> {
+    match op.wait_timeout(limit) {
         Some(Ok(value)) => Ok(value),
         Some(Err(status)) => Err(format!("{what} failed: {status}")),
-        None => Err(format!("{what} did not complete within {} s", OP_TIMEOUT.as_secs())),
+        None => Err(format!("{what} did not complete within {} s", limit.as_secs())),
     }
 }
 

@@ -325,11 +325,7 @@ impl Client<'_> {
 
 /// Waits for `op` at most [`OP_TIMEOUT`]; failures are described with `what`.
 fn wait<T: Send + 'static>(op: Op<T>, what: &str) -> Result<T, String> {
-    match op.wait_timeout(OP_TIMEOUT) {
-        Some(Ok(value)) => Ok(value),
-        Some(Err(status)) => Err(format!("{what} failed: {status}")),
-        None => Err(format!("{what} did not complete within {} s", OP_TIMEOUT.as_secs())),
-    }
+    crate::demo::wait_within(op, what, OP_TIMEOUT)
 }
 
 #[cfg(test)]
