@@ -16,7 +16,7 @@ use wsk_core::event::{Category, EventState};
 use wsk_core::option::{OptName, SockOpt};
 use wsk_core::status::{errno, NtStatus};
 
-use super::options::{host_result, OptionContext};
+use super::options::{get_or_kept, host_result, OptionContext};
 pub use conditional::{InspectAction, InspectId, InspectRequest};
 
 use super::{Common, ConnectionSocket, Handle, Kind, SocketShared};
@@ -201,10 +201,7 @@ impl ListenState {
     }
 
     pub(crate) fn get_option(&self, name: OptName) -> Result<SockOpt> {
-        match &self.io {
-            Some(io) => host_result(io.get_option(name)),
-            None => self.options.get(name).ok_or(NtStatus::INVALID_DEVICE_STATE),
-        }
+        get_or_kept(self.io.as_deref(), &self.options, name)
     }
 
     pub(crate) fn cancel(&mut self, common: &mut Common, id: OpId) -> bool {

@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 
+use wsk_core::backend::{ListenOptions, OptionSocket};
 use wsk_core::event::Category;
 use wsk_core::option::{Membership, OptName, SockOpt};
 use wsk_core::status::NtStatus;
@@ -109,6 +110,20 @@ impl SocketShared {
                 Kind::Datagram(d) => d.get_option(name),
             },
         }
+    }
+}
+
+/// `WskGetOption` of a socket whose host socket comes at bind (listening and stream
+/// sockets): the host's value once there is one, before that what the client set (other
+/// options: `STATUS_INVALID_DEVICE_STATE`).
+pub(crate) fn get_or_kept<T: OptionSocket + ?Sized>(
+    io: Option<&T>,
+    kept: &ListenOptions,
+    name: OptName,
+) -> Result<SockOpt> {
+    match io {
+        Some(io) => host_result(io.get_option(name)),
+        None => kept.get(name).ok_or(NtStatus::INVALID_DEVICE_STATE),
     }
 }
 

@@ -18,7 +18,7 @@ use wsk_core::event::{Category, EventState};
 use wsk_core::option::{OptName, SockOpt};
 use wsk_core::status::NtStatus;
 
-use super::options::{host_result, OptionContext};
+use super::options::{get_or_kept, host_result, OptionContext};
 use super::{ConnState, ConnectionSocket, Handle, Kind, ListenSocket, ListenState, SocketShared, SocketState};
 use crate::buffer::{ReceiveBuffer, SendBuffer};
 use crate::callbacks::{Accepted, ConnectionEvents, ListenEvents};
@@ -58,10 +58,7 @@ impl StreamState {
     }
 
     pub(crate) fn get_option(&self, name: OptName) -> Result<SockOpt> {
-        match &self.io {
-            Some(io) => host_result(io.get_option(name)),
-            None => self.options.get(name).ok_or(NtStatus::INVALID_DEVICE_STATE),
-        }
+        get_or_kept(self.io.as_deref(), &self.options, name)
     }
 
     pub(crate) fn close(&mut self) {
