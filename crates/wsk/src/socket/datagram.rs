@@ -370,11 +370,9 @@ impl DgramState {
             match result {
                 Ok(d) => {
                     errors = 0;
-                    self.note_host_drops(shared, d.host_drops);
-                    if !self.accepts(&d) {
+                    if !self.admit(shared, &d) {
                         continue;
                     }
-                    self.received += 1;
                     let mut r = self.receives.pop_front().expect("not empty");
                     let bytes = d.len.min(capacity);
                     if !direct {
@@ -428,6 +426,17 @@ impl DgramState {
         while let Some(r) = self.receives.pop_front() {
             common.completion(move || (r.done)(Err(status), r.buf));
         }
+    }
+
+    /// Takes note of a datagram read from the host (the host's drop count, the count of
+    /// datagrams received); whether it is for the client (see [`DgramState::accepts`]).
+    fn admit(&mut self, shared: &Arc<SocketShared>, d: &HostDatagram) -> bool {
+        self.note_host_drops(shared, d.host_drops);
+        if !self.accepts(d) {
+            return false;
+        }
+        self.received += 1;
+        true
     }
 
     /// Whether a datagram from the host is for the client: with a fixed remote address,
@@ -577,11 +586,9 @@ impl DgramState {
             match io.recv_from(buf.spare()) {
                 Ok(d) => {
                     errors = 0;
-                    self.note_host_drops(shared, d.host_drops);
-                    if !self.accepts(&d) {
+                    if !self.admit(shared, &d) {
                         continue;
                     }
-                    self.received += 1;
                     fresh += 1;
                     buf.set_filled(d.len.min(BUFFER_SIZE));
                     let buf = buf.compact(COMPACT_MAX, DATAGRAM_OVERHEAD);
