@@ -922,8 +922,7 @@ fn deregistration_waits_for_datagram_sockets() {
 
 #[test]
 fn a_dead_socket_is_indicated_once_with_no_datagrams() {
-    let faults = FaultyUdp::default();
-    let provider = faults.provider();
+    let (faults, provider) = FaultyUdp::provider();
     let reg = wsk::Registration::with_provider(&provider, 0x0100).unwrap();
     let npi = reg.capture(wsk::Wait::NoWait).unwrap();
     let (h, calls) = Scripted::new(vec![]);
@@ -1102,31 +1101,28 @@ struct Faults {
 
 /// The host backend, except that each UDP socket (in creation order) has [`Faults`] the
 /// test sets; `watch_writable` calls are recorded, and a socket is reported writable when
-/// the test asks.
-#[derive(Default)]
+/// the test asks. The test keeps the `Arc` ([`FaultyUdp::provider`]), the provider a clone.
 struct FaultyUdp {
-    host: Arc<Mutex<Option<Arc<wsk_host::HostBackend>>>>,
-    sockets: Arc<Mutex<Vec<Arc<Faults>>>>,
+    host: wsk_host::HostBackend,
+    sockets: Mutex<Vec<Arc<Faults>>>,
     watched: Arc<Mutex<Vec<(wsk::backend::Token, bool)>>>,
-    writable: Arc<Mutex<Option<wsk::backend::Token>>>,
+    writable: Mutex<Option<wsk::backend::Token>>,
 }
 
-impl FaultyUdp {
-    /// A provider over this backend; `self` keeps handles to the shared test state.
-    fn provider(&self) -> wsk::Provider {
-        let host = Arc::new(wsk_host::HostBackend::new().unwrap());
-        *self.host.lock().unwrap() = Some(host);
-        let backend = FaultyUdp {
-            host: self.host.clone(),
-            sockets: self.sockets.clone(),
-            watched: self.watched.clone(),
-            writable: self.writable.clone(),
-        };
-        wsk::Provider::with_backend(Box::new(backend), true).unwrap()
-    }
+/// The provider's side of a [`FaultyUdp`].
+struct Shared(Arc<FaultyUdp>);
 
-    fn host(&self) -> Arc<wsk_host::HostBackend> {
-        self.host.lock().unwrap().clone().expect("provider() made it")
+impl FaultyUdp {
+    /// The test's handle on the faults, and a provider over them.
+    fn provider() -> (Arc<FaultyUdp>, wsk::Provider) {
+        let faults = Arc::new(FaultyUdp {
+            host: wsk_host::HostBackend::new().unwrap(),
+            sockets: Mutex::default(),
+            watched: Arc::default(),
+            writable: Mutex::default(),
+        });
+        let provider = wsk::Provider::with_backend(Box::new(Shared(faults.clone())), true).unwrap();
+        (faults, provider)
     }
 
     fn socket(&self, i: usize) -> Arc<Faults> {
@@ -1149,36 +1145,36 @@ impl FaultySocket {
     }
 }
 
-impl wsk::backend::Backend for FaultyUdp {
+impl wsk::backend::Backend for Shared {
     fn tcp_listen(
         &self,
         addr: SocketAddr,
         options: &wsk::backend::ListenOptions,
     ) -> std::io::Result<Box<dyn wsk::backend::TcpListener>> {
-        self.host().tcp_listen(addr, options)
+        self.0.host.tcp_listen(addr, options)
     }
     fn tcp_socket(&self, family_of: &SocketAddr) -> std::io::Result<Box<dyn wsk::backend::TcpStream>> {
-        self.host().tcp_socket(family_of)
+        self.0.host.tcp_socket(family_of)
     }
     fn udp_socket(&self, family_of: &SocketAddr) -> std::io::Result<Box<dyn wsk::backend::UdpSocket>> {
         let faults = Arc::new(Faults::default());
-        self.sockets.lock().unwrap().push(faults.clone());
-        let inner = self.host().udp_socket(family_of)?;
-        Ok(Box::new(FaultySocket { inner, faults, watched: self.watched.clone() }))
+        self.0.sockets.lock().unwrap().push(faults.clone());
+        let inner = self.0.host.udp_socket(family_of)?;
+        Ok(Box::new(FaultySocket { inner, faults, watched: self.0.watched.clone() }))
     }
     fn poll(
         &self,
         events: &mut Vec<(wsk::backend::Token, wsk::backend::Readiness)>,
         timeout: Option<std::time::Duration>,
     ) -> std::io::Result<()> {
-        self.host().poll(events, timeout)?;
-        if let Some(token) = self.writable.lock().unwrap().take() {
+        self.0.host.poll(events, timeout)?;
+        if let Some(token) = self.0.writable.lock().unwrap().take() {
             events.push((token, wsk::backend::Readiness { writable: true, ..Default::default() }));
         }
         Ok(())
     }
     fn wake(&self) {
-        self.host().wake()
+        self.0.host.wake()
     }
 }
 
@@ -1245,8 +1241,7 @@ impl wsk::backend::UdpSocket for FaultySocket {
 /// for then, and only then (a UDP socket is registered for reads) — and goes out after it.
 #[test]
 fn a_send_meeting_a_full_buffer_waits_for_room() {
-    let faults = FaultyUdp::default();
-    let provider = faults.provider();
+    let (faults, provider) = FaultyUdp::provider();
     let watched = faults.watched.clone();
     let reg = wsk::Registration::with_provider(&provider, 0x0100).unwrap();
     let npi = reg.capture(wsk::Wait::NoWait).unwrap();
@@ -1264,7 +1259,7 @@ fn a_send_meeting_a_full_buffer_waits_for_room() {
 
     faults.socket(0).full.store(false, Ordering::SeqCst);
     *faults.writable.lock().unwrap() = Some(token);
-    wsk::backend::Backend::wake(&*faults.host());
+    wsk::backend::Backend::wake(&faults.host);
     assert_eq!(recv(&rx, "the send after the writable report"), Ok(6));
     let first = b.receive_from(16, 0);
     assert_eq!(ok(first).data, b"first");
