@@ -54,11 +54,7 @@ impl<T: Send + 'static> Request<T> {
     /// client code; the registration stops counting the request after it returned.
     pub(crate) fn complete(&self, result: Result<T>) -> bool {
         let Some(done) = lock(&self.done).take() else { return false };
-        {
-            let _client = ClientCode::enter();
-            done(result);
-        }
-        self.reg.request_finished();
+        self.run(done, result);
         true
     }
 
@@ -87,6 +83,17 @@ impl<T: Send + 'static> Pending for Request<T> {
 
 /// A request dropped without completing (its worker panicked) still completes, with
 /// `STATUS_INTERNAL_ERROR`, so the client and `WskDeregister` do not wait forever.
+impl<T> Request<T> {
+    /// Runs the completion routine as client code, then stops counting the request.
+    fn run(&self, done: Done<T>, result: Result<T>) {
+        {
+            let _client = ClientCode::enter();
+            done(result);
+        }
+        self.reg.request_finished();
+    }
+}
+
 impl<T> Drop for Request<T> {
     fn drop(&mut self) {
         let done = match self.done.get_mut() {
@@ -95,11 +102,7 @@ impl<T> Drop for Request<T> {
         };
         if let Some(done) = done {
             tracing::error!("a provider-level request ended without an outcome; completed with STATUS_INTERNAL_ERROR");
-            {
-                let _client = ClientCode::enter();
-                done(Err(NtStatus::INTERNAL_ERROR));
-            }
-            self.reg.request_finished();
+            self.run(done, Err(NtStatus::INTERNAL_ERROR));
         }
     }
 }
