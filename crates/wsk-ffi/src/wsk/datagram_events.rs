@@ -110,32 +110,10 @@ pub unsafe fn release(list: *mut WSK_DATAGRAM_INDICATION) -> NTSTATUS {
     unsafe { indications::release::<Element>(list) }
 }
 
-/// A `WSK_CLIENT_DATAGRAM_DISPATCH` with its socket context.
-pub struct CDatagramEvents {
-    context: usize,
-    dispatch: WSK_CLIENT_DATAGRAM_DISPATCH,
-}
-
-// SAFETY: the context is the client's opaque value; the function pointer is callable from
-// any thread (callbacks run "in arbitrary thread context").
-unsafe impl Send for CDatagramEvents {}
-unsafe impl Sync for CDatagramEvents {}
+/// `WSK_CLIENT_DATAGRAM_DISPATCH` with its socket context.
+pub type CDatagramEvents = crate::wsk::events::CEvents<WSK_CLIENT_DATAGRAM_DISPATCH>;
 
 impl CDatagramEvents {
-    /// The adapter for a client datagram dispatch table (`None` if the table is NULL).
-    ///
-    /// # Safety
-    /// `dispatch` is NULL or points to a table that stays valid while the socket lives
-    /// (it is copied, so later changes by the client are not seen).
-    pub unsafe fn new(context: PVOID, dispatch: *const WSK_CLIENT_DATAGRAM_DISPATCH) -> Option<Arc<Self>> {
-        if dispatch.is_null() {
-            return None;
-        }
-        // SAFETY: per the caller: a readable table.
-        let dispatch = unsafe { std::ptr::read(dispatch) };
-        Some(Arc::new(CDatagramEvents { context: context as usize, dispatch }))
-    }
-
     /// The event bits an optional adapter has no callback for.
     pub fn missing_of(events: &Option<Arc<Self>>) -> u32 {
         match events {

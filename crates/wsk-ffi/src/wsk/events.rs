@@ -86,33 +86,44 @@ pub unsafe fn release(list: *mut WSK_DATA_INDICATION) -> NTSTATUS {
     unsafe { indications::release::<Element>(list) }
 }
 
-/// A `WSK_CLIENT_CONNECTION_DISPATCH` with its socket context.
-pub struct CConnectionEvents {
-    context: usize,
-    dispatch: WSK_CLIENT_CONNECTION_DISPATCH,
+/// A client dispatch table (`WSK_CLIENT_*_DISPATCH`, copied) with its socket context:
+/// what the provider calls a socket's event callbacks through.
+pub struct CEvents<D> {
+    pub(crate) context: usize,
+    pub(crate) dispatch: D,
 }
 
-// SAFETY: the context is the client's opaque value; the function pointers are callable
-// from any thread (callbacks run "in arbitrary thread context").
-unsafe impl Send for CConnectionEvents {}
-unsafe impl Sync for CConnectionEvents {}
+/// The client dispatch tables: plain tables of function pointers.
+pub trait ClientDispatch: Copy {}
+impl ClientDispatch for WSK_CLIENT_CONNECTION_DISPATCH {}
+impl ClientDispatch for WSK_CLIENT_LISTEN_DISPATCH {}
+impl ClientDispatch for crate::abi::WSK_CLIENT_DATAGRAM_DISPATCH {}
 
-impl CConnectionEvents {
-    /// The adapter for a client connection dispatch table (`None` if the table is NULL).
+// SAFETY: the context is the client's opaque value; a dispatch table holds only function
+// pointers, callable from any thread (callbacks run "in arbitrary thread context").
+unsafe impl<D: ClientDispatch> Send for CEvents<D> {}
+unsafe impl<D: ClientDispatch> Sync for CEvents<D> {}
+
+impl<D: ClientDispatch> CEvents<D> {
+    /// The adapter for a client dispatch table (`None` if the table is NULL).
     ///
     /// # Safety
     /// `dispatch` is NULL or points to a table that stays valid while the socket lives
     /// (it is copied, so later changes by the client are not seen).
-    pub unsafe fn new(context: PVOID, dispatch: *const WSK_CLIENT_CONNECTION_DISPATCH) -> Option<Arc<Self>> {
-        // SAFETY: the caller upholds this function's contract (see its docs).
-        unsafe {
-            if dispatch.is_null() {
-                return None;
-            }
-            Some(Arc::new(CConnectionEvents { context: context as usize, dispatch: std::ptr::read(dispatch) }))
+    pub unsafe fn new(context: PVOID, dispatch: *const D) -> Option<Arc<Self>> {
+        if dispatch.is_null() {
+            return None;
         }
+        // SAFETY: per the caller: a readable table.
+        let dispatch = unsafe { std::ptr::read(dispatch) };
+        Some(Arc::new(CEvents { context: context as usize, dispatch }))
     }
+}
 
+/// `WSK_CLIENT_CONNECTION_DISPATCH` with its socket context.
+pub type CConnectionEvents = CEvents<WSK_CLIENT_CONNECTION_DISPATCH>;
+
+impl CConnectionEvents {
     /// An adapter with no callbacks at all (an accepted socket whose client gave no table).
     pub fn empty() -> Arc<Self> {
         Arc::new(CConnectionEvents {
@@ -199,31 +210,10 @@ impl ConnectionEvents for CConnectionEvents {
     }
 }
 
-/// A `WSK_CLIENT_LISTEN_DISPATCH` with its socket context.
-pub struct CListenEvents {
-    context: usize,
-    dispatch: WSK_CLIENT_LISTEN_DISPATCH,
-}
-
-// SAFETY: as for CConnectionEvents.
-unsafe impl Send for CListenEvents {}
-unsafe impl Sync for CListenEvents {}
+/// `WSK_CLIENT_LISTEN_DISPATCH` with its socket context.
+pub type CListenEvents = CEvents<WSK_CLIENT_LISTEN_DISPATCH>;
 
 impl CListenEvents {
-    /// The adapter for a client listen dispatch table (`None` if the table is NULL).
-    ///
-    /// # Safety
-    /// As for [`CConnectionEvents::new`].
-    pub unsafe fn new(context: PVOID, dispatch: *const WSK_CLIENT_LISTEN_DISPATCH) -> Option<Arc<Self>> {
-        // SAFETY: the caller upholds this function's contract (see its docs).
-        unsafe {
-            if dispatch.is_null() {
-                return None;
-            }
-            Some(Arc::new(CListenEvents { context: context as usize, dispatch: std::ptr::read(dispatch) }))
-        }
-    }
-
     /// The event bits an optional adapter has no callback for, plus
     /// [`MISSING_INSPECT`] without both conditional-accept callbacks.
     pub fn missing_of(events: &Option<Arc<Self>>) -> u32 {
